@@ -1,0 +1,52 @@
+/**
+ * The stack's SQLite database (VEND_HOME/state/vend.db, WAL). Only the daemon writes it; the CLI opens it
+ * read-only. Each domain registers its own migrations (name + SQL), applied once, in order, at open.
+ */
+import Database from 'better-sqlite3'
+import { chmodSync, existsSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { ensureDir } from './atomicWrite.ts'
+
+export type Db = Database.Database
+export type Migration = { id: string; sql: string }
+
+const registered: Migration[] = []
+
+/** Register migrations at module load (e.g. the ledger's tables). Ids must be unique and never change. */
+export function registerMigrations(...migrations: Migration[]): void {
+  for (const m of migrations) if (!registered.some((r) => r.id === m.id)) registered.push(m)
+}
+
+export function applyMigrations(db: Db, migrations: readonly Migration[] = registered): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL)')
+  const done = new Set((db.prepare('SELECT id FROM schema_migrations').all() as { id: string }[]).map((r) => r.id))
+  for (const m of migrations) {
+    if (done.has(m.id)) continue
+    db.transaction(() => {
+      db.exec(m.sql)
+      db.prepare('INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)').run(m.id, new Date().toISOString())
+    })()
+  }
+}
+
+/** Open for writing (the daemon): creates the file 0600 and the state dir 0700, WAL, migrations applied. */
+export function openDatabase(path: string): Db {
+  ensureDir(dirname(path), 0o700)
+  const fresh = !existsSync(path)
+  const db = new Database(path)
+  if (fresh) chmodSync(path, 0o600)
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = NORMAL')
+  db.pragma('busy_timeout = 5000')
+  db.pragma('foreign_keys = ON')
+  applyMigrations(db)
+  return db
+}
+
+/** Open read-only (the CLI). Returns undefined when the stack has never run. */
+export function openDatabaseReadOnly(path: string): Db | undefined {
+  if (!existsSync(path)) return undefined
+  const db = new Database(path, { readonly: true, fileMustExist: true })
+  db.pragma('busy_timeout = 5000')
+  return db
+}
