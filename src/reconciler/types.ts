@@ -106,4 +106,6 @@ export type ReconcileResult = {
   statuses: Map<string, OfferStatus>
   routes: RouteEntry[]
   catalog: CatalogEntry[]
+  /** Every offer that resolved (valid), published or not: the engine probes their upstreams. */
+  resolved: Map<string, ResolvedOffer>
 }
