@@ -1,4 +1,5 @@
 /** The Ledger on the stack's SQLite database (state/vend.db, WAL). Amounts are stored as decimal strings. */
+import type { Statement } from 'better-sqlite3'
 import { applyMigrations, registerMigrations, type Db, type Migration } from '../../state/db.ts'
 import type { Ledger, NewPayment, PaymentRecord, PaymentStatus, RecordResult, SummaryRow } from './types.ts'
 
@@ -71,10 +72,10 @@ const iso = () => new Date().toISOString()
 /** Open the ledger on a database handle. A writable handle gets the ledger's migrations applied. */
 export function createSqliteLedger(db: Db): Ledger {
   if (!db.readonly) applyMigrations(db, LEDGER_MIGRATIONS)
-  const cache = new Map<string, ReturnType<Db['prepare']>>()
+  const cache = new Map<string, Statement<unknown[]>>()
   const st = (sql: string) => {
     let s = cache.get(sql)
-    if (!s) { s = db.prepare(sql); cache.set(sql, s) }
+    if (!s) { s = db.prepare<unknown[]>(sql); cache.set(sql, s) }
     return s
   }
   const update = (id: number, set: string, ...args: unknown[]) => {
