@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
+import { ensureChromium } from './ensure-chromium.mjs'
 
 const root = new URL('..', import.meta.url).pathname
 const filters = process.argv.slice(2)
@@ -20,6 +21,8 @@ function walk(dir, out = []) {
 
 const files = ['src', 'test'].flatMap((d) => walk(join(root, d))).sort()
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+
+if (files.some((f) => f.includes('browser'))) ensureChromium()
 
 if (filters.length === 0) {
   const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' })
