@@ -1,0 +1,127 @@
+/**
+ * The 402 challenge, compiled once per route when routes are set. Per request only the resource URL is
+ * spliced into precomputed JSON and the v2 header is base64-encoded.
+ *
+ * Wire shapes: the `PAYMENT-REQUIRED` header carries x402 v2 (CAIP-2 network, `amount`); the JSON body is
+ * v1-shaped (`maxAmountRequired`, v1 network name where one exists) so x402 v1 clients can pay too.
+ */
+import type { ServerResponse } from 'node:http'
+import type { PaymentRequired, PaymentRequirements, PaymentRequirementsV1 } from '@x402/core/types'
+import { EVM_NETWORK_CHAIN_ID_MAP } from '@x402/evm/v1'
+import type { ResolvedOffer, ResolvedPrice, ResolvedRoute } from '../offer/resolveOffer.ts'
+
+export const DEFAULT_CHALLENGE_ERROR = 'Payment required'
+
+/** A v1 accepts entry as it goes on the wire (v1 network names are not CAIP-2; outputSchema is null). */
+export type V1Requirements = Omit<PaymentRequirementsV1, 'network' | 'outputSchema'> & { network: string; outputSchema: null }
+
+export type Challenge = {
+  /** v2 accepts entries (no resource: v2 keeps it at the top level). */
+  accepts: PaymentRequirements[]
+  description: string
+  mimeType: string
+  /** Precomputed JSON split around the resource URL. */
+  v2Parts: string[]
+  v1Parts: string[]
+}
+
+/** Page renderer for browsers (Accept: text/html) asking a paid route without paying. */
+export type PaymentPageInfo = { paymentRequired: PaymentRequired; offerKey: string; resolved: ResolvedOffer; url: string }
+export type RenderPaymentPage = (info: PaymentPageInfo) => string
+
+const V1_NAME_BY_CHAIN_ID = new Map<number, string>(Object.entries(EVM_NETWORK_CHAIN_ID_MAP).map(([name, id]) => [id, name]))
+
+/** x402 v1 network name for a chain, or its CAIP-2 id when v1 has no name for it (e.g. the dev chain 31337). */
+export function v1NetworkName(chainId: number, caip2: string): string {
+  return V1_NAME_BY_CHAIN_ID.get(chainId) ?? caip2
+}
+
+/**
+ * Atomic amount one request is charged up front. perRequest: the price. perMTok (inference): the price of
+ * model.maxTokens tokens, rounded up, because the exact scheme needs a fixed amount before the work is done.
+ */
+export function requestAmount(price: ResolvedPrice, resolved: ResolvedOffer): bigint {
+  if (price.unit === 'perRequest') return price.atomic
+  const maxTokens = BigInt(resolved.offer.spec.model?.maxTokens ?? 1024)
+  return (price.atomic * maxTokens + 999_999n) / 1_000_000n
+}
+
+const URL_MARK = '\u0000resource-url\u0000'
+const URL_MARK_JSON = JSON.stringify(URL_MARK)
+
+function split(value: unknown): string[] {
+  return JSON.stringify(value).split(URL_MARK_JSON)
+}
+
+export function compileChallenge(resolved: ResolvedOffer, route: ResolvedRoute | undefined, price: ResolvedPrice): Challenge {
+  const { offer, chain, asset } = resolved
+  const pay = offer.spec.payment
+  const description = route?.summary ?? offer.spec.description ?? offer.spec.registration.description ?? `Paid access to ${resolved.key}`
+  const mimeType = 'application/json'
+  const extra: Record<string, unknown> = { name: asset.eip712Name, version: asset.eip712Version }
+  if (asset.transferMethod === 'permit2') extra['assetTransferMethod'] = 'permit2'
+  const amount = requestAmount(price, resolved).toString()
+  const accepts: PaymentRequirements[] = [{
+    scheme: pay.scheme, network: chain.caip2, amount, asset: asset.address, payTo: pay.payTo,
+    maxTimeoutSeconds: pay.maxTimeoutSeconds, extra,
+  }]
+  const v2: PaymentRequired = { x402Version: 2, error: DEFAULT_CHALLENGE_ERROR, resource: { url: URL_MARK, description, mimeType }, accepts }
+  const v1 = { x402Version: 1, error: DEFAULT_CHALLENGE_ERROR, accepts: v1Accepts(accepts, URL_MARK, description, mimeType, chain.chainId) }
+  return { accepts, description, mimeType, v2Parts: split(v2), v1Parts: split(v1) }
+}
+
+function v1Accepts(accepts: PaymentRequirements[], url: string, description: string, mimeType: string, chainId: number): V1Requirements[] {
+  return accepts.map((a) => ({
+    scheme: a.scheme, network: v1NetworkName(chainId, a.network), maxAmountRequired: a.amount,
+    resource: url, description, mimeType, outputSchema: null, payTo: a.payTo,
+    maxTimeoutSeconds: a.maxTimeoutSeconds, asset: a.asset, extra: a.extra,
+  }))
+}
+
+/** The v2 PaymentRequired for one request (resource filled). */
+export function paymentRequiredFor(c: Challenge, url: string, error = DEFAULT_CHALLENGE_ERROR): PaymentRequired {
+  return { x402Version: 2, error, resource: { url, description: c.description, mimeType: c.mimeType }, accepts: c.accepts }
+}
+
+/** The v1 accepts entries for one request (resource filled), for gates that take X-PAYMENT. */
+export function paymentRequirementsV1For(c: Challenge, url: string, chainId: number): V1Requirements[] {
+  return v1Accepts(c.accepts, url, c.description, c.mimeType, chainId)
+}
+
+const toBase64 = (json: string) => Buffer.from(json, 'utf8').toString('base64')
+
+export type ChallengeOptions = {
+  error?: string | undefined
+  extra?: Record<string, unknown> | undefined
+  html?: { render: RenderPaymentPage; offerKey: string; resolved: ResolvedOffer } | undefined
+}
+
+/** Write the 402: PAYMENT-REQUIRED (v2) header, v1-shaped JSON body (or an HTML page for browsers). */
+export function writeChallenge(res: ServerResponse, c: Challenge, url: string, opts?: ChallengeOptions): void {
+  if (res.headersSent) { res.destroy(); return }
+  let header: string
+  let body: string
+  const quoted = JSON.stringify(url)
+  if (!opts?.error && !opts?.extra) {
+    header = toBase64(c.v2Parts.join(quoted))
+    body = c.v1Parts.join(quoted)
+  } else {
+    const error = opts.error ?? DEFAULT_CHALLENGE_ERROR
+    header = toBase64(JSON.stringify(paymentRequiredFor(c, url, error)))
+    body = JSON.stringify({ ...opts.extra, ...JSON.parse(c.v1Parts.join(quoted)), error })
+  }
+  let contentType = 'application/json; charset=utf-8'
+  if (opts?.html) {
+    const error = opts.error ?? DEFAULT_CHALLENGE_ERROR
+    body = opts.html.render({ paymentRequired: paymentRequiredFor(c, url, error), offerKey: opts.html.offerKey, resolved: opts.html.resolved, url })
+    contentType = 'text/html; charset=utf-8'
+  }
+  res.writeHead(402, {
+    'payment-required': header,
+    'cache-control': 'no-store',
+    'content-type': contentType,
+    'content-length': Buffer.byteLength(body),
+    'access-control-expose-headers': 'PAYMENT-REQUIRED, PAYMENT-RESPONSE, X-PAYMENT-RESPONSE',
+  })
+  res.end(body)
+}

@@ -1,0 +1,248 @@
+/**
+ * Talking to upstreams: one undici Pool per origin (keep-alive, shared across route-table swaps), request
+ * header rewriting, the streaming free-route forward (Pool.stream straight into the client response) and the
+ * open/send pair the payment gate uses.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { Transform, type Readable, type TransformCallback } from 'node:stream'
+import { Pool, type Dispatcher } from 'undici'
+import { BaseError } from '../errors/base.ts'
+import { HOP_BY_HOP, PAYMENT_HEADERS, connectionTokens, responseHeaders, sendJson } from './http.ts'
+
+export type UpstreamTarget = {
+  origin: string
+  /** Base path of the upstream URL without trailing slash ('' for none). */
+  basePath: string
+  pool: Pool
+  /** Resolved secret headers, flat [name, value, ...], appended to every upstream request. */
+  secretHeaders: string[]
+  /** Lowercased names of the secret headers: a client may not send its own. */
+  secretNames: ReadonlySet<string> | undefined
+  timeoutMs: number
+}
+
+export type UpstreamResponse = {
+  statusCode: number
+  headers: Record<string, string | string[] | undefined>
+  /** The upstream body, not yet read. Consume it (sendUpstream) or destroy it. */
+  body: Readable
+  /** Seconds from sending the request to the response headers. */
+  latencySeconds: number
+}
+
+export type UpstreamErrorKind = 'connect' | 'timeout' | 'aborted' | 'too-large'
+
+/** The upstream could not be reached, timed out, or the client went away. `status` is what the client should get. */
+export class UpstreamError extends BaseError {
+  override name = 'UpstreamError'
+  readonly kind: UpstreamErrorKind
+  readonly status: number
+  constructor(kind: UpstreamErrorKind, offerKey: string, cause?: unknown) {
+    const text = {
+      connect: [502, `The upstream of ${offerKey} could not be reached.`, 'Check that the upstream server is running; the gateway retries on the next request.'],
+      timeout: [504, `The upstream of ${offerKey} did not answer in time.`, 'Try again later, or raise spec.upstream.timeoutSeconds if the upstream is slow on purpose.'],
+      aborted: [499, 'The client closed the connection.', undefined],
+      'too-large': [413, 'The request body is larger than this gateway accepts for paid routes.', 'Send a smaller body.'],
+    } as const
+    const [status, message, hint] = text[kind]
+    super(message, { hint, cause })
+    this.kind = kind
+    this.status = status
+  }
+}
+
+/** Map an undici/socket error to what the client is told. */
+export function classifyUpstreamError(err: unknown, offerKey: string): UpstreamError {
+  if (err instanceof UpstreamError) return err
+  const code = (err as { code?: string } | undefined)?.code
+  const name = (err as { name?: string } | undefined)?.name
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return new UpstreamError('timeout', offerKey, err)
+  if (name === 'AbortError' || code === 'UND_ERR_ABORTED' || code === 'ABORT_ERR') return new UpstreamError('aborted', offerKey, err)
+  return new UpstreamError('connect', offerKey, err)
+}
+
+export function sendUpstreamError(res: ServerResponse, e: UpstreamError): void {
+  if (e.kind === 'aborted') { res.destroy(); return }
+  sendJson(res, e.status, { error: e.shortMessage, hint: e.hint })
+}
+
+/** Pools by origin. Pools no longer used by any route are closed gracefully (in-flight requests finish). */
+export type Pools = {
+  get(origin: string): Pool
+  /** Close pools whose origin is not in `keep`. */
+  retain(keep: ReadonlySet<string>): void
+  close(force: boolean): Promise<void>
+}
+
+export function createPools(): Pools {
+  const pools = new Map<string, Pool>()
+  return {
+    get(origin) {
+      let p = pools.get(origin)
+      if (!p) {
+        p = new Pool(origin, { connections: 128, pipelining: 1, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 })
+        pools.set(origin, p)
+      }
+      return p
+    },
+    retain(keep) {
+      for (const [origin, p] of pools) if (!keep.has(origin)) { pools.delete(origin); p.close().catch(() => {}) }
+    },
+    async close(force) {
+      const all = [...pools.values()]
+      pools.clear()
+      await Promise.all(all.map((p) => (force ? p.destroy() : p.close()).catch(() => {})))
+    },
+  }
+}
+
+/** Parse an upstream URL into origin and base path. */
+export function splitUpstreamUrl(url: string): { origin: string; basePath: string } {
+  const u = new URL(url)
+  return { origin: u.origin, basePath: u.pathname.replace(/\/+$/, '') }
+}
+
+/** Request headers never forwarded besides hop-by-hop ones: Host (the upstream's own), payment headers, X-Forwarded-* (rewritten), Expect. */
+const DROP: ReadonlySet<string> = new Set([...HOP_BY_HOP, ...PAYMENT_HEADERS, 'host', 'expect', 'x-forwarded-proto', 'x-forwarded-host'])
+
+/**
+ * The client's headers as a flat array for undici: hop-by-hop and payment headers dropped, X-Forwarded-For /
+ * -Proto / -Host set, the offer's secret headers added (replacing any the client sent under the same name).
+ */
+export function upstreamHeaders(req: IncomingMessage, target: UpstreamTarget, proto: string, extra?: Record<string, string>): string[] {
+  const raw = req.rawHeaders
+  let out: string[] = []
+  let named: string[] | undefined
+  let xff: string | undefined
+  let host = ''
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!
+    const lower = name.toLowerCase()
+    if (DROP.has(lower)) {
+      if (lower === 'connection') named = connectionTokens(raw[i + 1])
+      else if (lower === 'host') host = raw[i + 1]!
+      continue
+    }
+    if (lower === 'x-forwarded-for') { xff = xff === undefined ? raw[i + 1]! : `${xff}, ${raw[i + 1]}`; continue }
+    if (target.secretNames?.has(lower)) continue
+    out.push(name, raw[i + 1]!)
+  }
+  if (named?.length) {
+    const keep: string[] = []
+    for (let i = 0; i < out.length; i += 2) if (!named.includes(out[i]!.toLowerCase())) keep.push(out[i]!, out[i + 1]!)
+    out = keep
+  }
+  const remote = req.socket.remoteAddress ?? ''
+  out.push('x-forwarded-for', xff === undefined ? remote : `${xff}, ${remote}`, 'x-forwarded-proto', proto)
+  if (host) out.push('x-forwarded-host', host)
+  if (target.secretHeaders.length) out.push(...target.secretHeaders)
+  if (extra) for (const k in extra) out.push(k, extra[k]!)
+  return out
+}
+
+/** GET/HEAD without a declared body are sent without one; everything else streams the client's body. */
+export function hasBody(req: IncomingMessage): boolean {
+  if (req.method === 'GET' || req.method === 'HEAD') return req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined
+  return true
+}
+
+/** Per-request state of a streamed (free) forward; the gateway keeps its own fields on it. */
+export type ForwardContext = {
+  res: ServerResponse
+  offerKey: string
+  /** performance.now() when the request was sent upstream. */
+  sentAt: number
+  /** Called with the upstream latency once headers arrive. */
+  onHeaders(seconds: number): void
+}
+
+function writeForwardHead(data: Dispatcher.StreamFactoryData<ForwardContext>) {
+  const ctx = data.opaque
+  ctx.onHeaders((performance.now() - ctx.sentAt) / 1000)
+  const res = ctx.res
+  res.writeHead(data.statusCode, responseHeaders(data.headers))
+  // Streams (SSE, chunked) get their headers now; fixed-length bodies go out with the first write.
+  if (data.headers['content-length'] === undefined) res.flushHeaders()
+  return res
+}
+
+function forwardDone(err: Error | null, data: Dispatcher.StreamData<ForwardContext>) {
+  if (!err) return
+  const ctx = data.opaque
+  if (ctx.res.destroyed) return
+  sendUpstreamError(ctx.res, classifyUpstreamError(err, ctx.offerKey))
+}
+
+/** Stream the request to the upstream and the answer straight back (free routes). Errors become 502/504 JSON. */
+export function forward(req: IncomingMessage, target: UpstreamTarget, path: string, headers: string[], signal: AbortSignal, ctx: ForwardContext): void {
+  ctx.sentAt = performance.now()
+  target.pool.stream({
+    path, method: req.method as Dispatcher.HttpMethod, headers, body: hasBody(req) ? req : null, signal, opaque: ctx,
+    headersTimeout: target.timeoutMs, bodyTimeout: target.timeoutMs,
+  }, writeForwardHead, forwardDone)
+}
+
+/** Counts bytes of a body without a Content-Length and fails once it exceeds the limit. */
+class BodyLimit extends Transform {
+  private seen = 0
+  constructor(private readonly max: number, private readonly offerKey: string) { super() }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.seen += chunk.length
+    if (this.seen > this.max) cb(new UpstreamError('too-large', this.offerKey))
+    else cb(null, chunk)
+  }
+}
+
+/** Send the request upstream and resolve with status/headers/body (not yet written to the client). */
+export async function openUpstream(req: IncomingMessage, target: UpstreamTarget, offerKey: string, path: string, headers: string[], signal: AbortSignal, maxBodyBytes: number): Promise<UpstreamResponse> {
+  let body: Readable | null = null
+  if (hasBody(req)) body = req.headers['content-length'] === undefined ? req.pipe(new BodyLimit(maxBodyBytes, offerKey)) : req
+  const sentAt = performance.now()
+  try {
+    const r = await target.pool.request({
+      path, method: req.method as Dispatcher.HttpMethod, headers, body, signal,
+      headersTimeout: target.timeoutMs, bodyTimeout: target.timeoutMs,
+    })
+    return { statusCode: r.statusCode, headers: r.headers, body: r.body, latencySeconds: (performance.now() - sentAt) / 1000 }
+  } catch (err) {
+    throw classifyUpstreamError(err, offerKey)
+  }
+}
+
+export type SendResult = 'completed' | 'client-gone' | 'upstream-error'
+export type Trailers = () => Record<string, string> | Promise<Record<string, string>>
+
+/**
+ * Pipe an upstream response to the client with extra headers. With `trailers`, the body is sent chunked and
+ * the trailers function runs after the upstream body ended, before the response ends (HTTP trailers).
+ */
+export function sendUpstream(res: ServerResponse, up: UpstreamResponse, extraHeaders?: Record<string, string>, trailers?: Trailers): Promise<SendResult> {
+  return new Promise((resolve) => {
+    const body = up.body
+    let settled = false
+    const finish = (r: SendResult) => {
+      if (settled) return
+      settled = true
+      res.off('close', onClose)
+      res.off('drain', onDrain)
+      resolve(r)
+    }
+    const onClose = () => { if (!res.writableFinished) { body.destroy(); finish('client-gone') } }
+    const onDrain = () => body.resume()
+    if (res.destroyed) { body.destroy(); finish('client-gone'); return }
+    const headers = responseHeaders(up.headers)
+    if (extraHeaders) Object.assign(headers, extraHeaders)
+    if (trailers) delete headers['content-length']
+    res.writeHead(up.statusCode, headers)
+    if (headers['content-length'] === undefined) res.flushHeaders()
+    res.on('close', onClose)
+    res.on('drain', onDrain)
+    body.on('data', (chunk: Buffer) => { if (!res.write(chunk)) body.pause() })
+    body.on('error', () => { res.destroy(); finish('upstream-error') })
+    body.on('end', () => {
+      const end = () => res.end(() => finish('completed'))
+      if (!trailers) { end(); return }
+      Promise.resolve().then(trailers).then((t) => { res.addTrailers(t); end() }, () => { res.destroy(); finish('upstream-error') })
+    })
+  })
+}
