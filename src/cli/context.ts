@@ -4,6 +4,7 @@
  * Data goes to stdout, notices and progress to stderr. Failures throw BaseError; main() prints one line.
  */
 import type { Command } from 'commander'
+import type { Engine } from '../engine/api.ts'
 import { homePaths, vendHome, type HomePaths } from '../state/home.ts'
 
 export type CliIO = {
@@ -21,6 +22,8 @@ export type CliContext = {
   paths: () => HomePaths
   /** stdin and stdout are terminals and prompting was not disabled. */
   canPrompt: () => boolean
+  /** The stack's engine; tests may inject one. Default: the embedded daemon engine for paths() (see cli/engine.ts). */
+  engine?: () => Engine | Promise<Engine>
 }
 
 export type CommandModule = { register: (program: Command, ctx: CliContext) => void }
