@@ -1,0 +1,91 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { decodePaymentRequiredHeader } from '@x402/core/http'
+import { DEV_USDC_ADDRESS } from '../offer/networks.ts'
+import { rawRequest, routeEntry, startGateway } from './testKit.ts'
+
+test('402 carries an x402 v2 PAYMENT-REQUIRED header with exact atomic amounts and an absolute resource URL', async () => {
+  const cheap = routeEntry({ name: 'cheap', price: '0.000001' })
+  const dear = routeEntry({ name: 'dear', price: '12.5' })
+  const g = await startGateway({}, [cheap, dear])
+  try {
+    for (const [name, amount] of [['cheap', '1'], ['dear', '12500000']] as const) {
+      const res = await rawRequest(`${g.url}/services/${name}/today?city=Paris&x=1`)
+      assert.equal(res.status, 402)
+      assert.equal(res.headers['cache-control'], 'no-store')
+      const pr = decodePaymentRequiredHeader(res.headers['payment-required'] as string)
+      assert.equal(pr.x402Version, 2)
+      assert.equal(pr.resource.url, `${g.url}/services/${name}/today?city=Paris&x=1`)
+      assert.equal(pr.resource.mimeType, 'application/json')
+      assert.equal(typeof pr.resource.description, 'string')
+      assert.deepEqual(pr.accepts, [{
+        scheme: 'exact', network: 'eip155:84532', amount, asset: '0x036CbD53842c5426634e7929541eC2318f3dCF7e',
+        payTo: '0x1111111111111111111111111111111111111111', maxTimeoutSeconds: 300, extra: { name: 'USDC', version: '2' },
+      }])
+    }
+  } finally {
+    await g.stop()
+  }
+})
+
+test('402 JSON body is v1-shaped so x402 v1 clients can pay', async () => {
+  const g = await startGateway({}, [routeEntry({ name: 'w', price: '0.25', spec: { description: 'Weather data' } })])
+  try {
+    const res = await rawRequest(`${g.url}/services/w?q=1`)
+    assert.equal(res.status, 402)
+    assert.match(String(res.headers['content-type']), /^application\/json/)
+    const body = JSON.parse(res.body)
+    assert.equal(body.x402Version, 1)
+    assert.equal(typeof body.error, 'string')
+    assert.deepEqual(body.accepts, [{
+      scheme: 'exact', network: 'base-sepolia', maxAmountRequired: '250000', resource: `${g.url}/services/w?q=1`,
+      description: 'Weather data', mimeType: 'application/json', outputSchema: null,
+      payTo: '0x1111111111111111111111111111111111111111', maxTimeoutSeconds: 300,
+      asset: '0x036CbD53842c5426634e7929541eC2318f3dCF7e', extra: { name: 'USDC', version: '2' },
+    }])
+  } finally {
+    await g.stop()
+  }
+})
+
+test('a chain without an x402 v1 name keeps its CAIP-2 id in the v1 body', async () => {
+  const g = await startGateway({}, [routeEntry({ name: 'dev', network: 'local', price: '1' })])
+  try {
+    const res = await rawRequest(`${g.url}/services/dev`)
+    const body = JSON.parse(res.body)
+    assert.equal(body.accepts[0].network, 'eip155:31337')
+    assert.equal(body.accepts[0].asset, DEV_USDC_ADDRESS)
+    assert.equal(body.accepts[0].maxAmountRequired, '1000000')
+    assert.equal(decodePaymentRequiredHeader(res.headers['payment-required'] as string).accepts[0]!.network, 'eip155:31337')
+  } finally {
+    await g.stop()
+  }
+})
+
+test('browsers get the injected HTML payment page, with the same PAYMENT-REQUIRED header', async () => {
+  const g = await startGateway({
+    renderPaymentPage: (info) => `<html><body>Pay ${info.paymentRequired.accepts[0]!.amount} for ${info.offerKey}</body></html>`,
+  }, [routeEntry({ name: 'w', price: '0.5' })])
+  try {
+    const html = await rawRequest(`${g.url}/services/w`, { headers: { accept: 'text/html,application/xhtml+xml' } })
+    assert.equal(html.status, 402)
+    assert.match(String(html.headers['content-type']), /^text\/html/)
+    assert.equal(html.body, '<html><body>Pay 500000 for default/w</body></html>')
+    assert.equal(decodePaymentRequiredHeader(html.headers['payment-required'] as string).accepts[0]!.amount, '500000')
+    const json = await rawRequest(`${g.url}/services/w`, { headers: { accept: 'application/json' } })
+    assert.equal(JSON.parse(json.body).x402Version, 1)
+  } finally {
+    await g.stop()
+  }
+})
+
+test('without a page renderer browsers get the JSON 402', async () => {
+  const g = await startGateway({}, [routeEntry({ name: 'w' })])
+  try {
+    const res = await rawRequest(`${g.url}/services/w`, { headers: { accept: 'text/html' } })
+    assert.equal(res.status, 402)
+    assert.equal(JSON.parse(res.body).x402Version, 1)
+  } finally {
+    await g.stop()
+  }
+})
