@@ -34,7 +34,7 @@ export function ledgerSuite(name: string, open: () => Promise<{ ledger: Ledger; 
   test(`${name}: lifecycle to settled keeps the amount exact and the tx hash`, withLedger(async (l) => {
     const r = await l.recordVerified(samplePayment({ amount: 12_345_678_901_234_567_890n }))
     assert.ok(r.ok)
-    await l.markSettling(r.id)
+    await l.markSettling(r.id, Date.now())
     assert.equal((await l.dueSettlements(Date.now() + 1, 10)).length, 1)
     await l.setTxHash(r.id, '0xaa')
     await l.markSettled(r.id, '0xbb', 12_345_678_901_234_567_890n)

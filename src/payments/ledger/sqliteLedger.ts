@@ -101,7 +101,7 @@ export function createSqliteLedger(db: Db): Ledger {
       const r = st('SELECT * FROM payments WHERE id = ?').get(id) as Row | undefined
       return r && toRecord(r)
     },
-    async markSettling(id) { update(id, "status = 'settling', next_attempt_at = ?", Date.now()) },
+    async markSettling(id, leaseUntil) { update(id, "status = 'settling', next_attempt_at = ?", leaseUntil) },
     async setTxHash(id, txHash) { update(id, 'tx_hash = ?', txHash) },
     async markSettled(id, txHash, charged) {
       update(id, "status = 'settled', tx_hash = ?, charged_amount = ?, settled_at = ?, next_attempt_at = NULL, error = NULL, attempts = attempts + 1", txHash, charged.toString(), iso())

@@ -72,8 +72,11 @@ export interface Ledger {
   /** Take the (network, asset, payer, nonce) lock and record the payment; ok:false when that payment exists already. */
   recordVerified(p: NewPayment): Promise<RecordResult>
   get(id: number): Promise<PaymentRecord | undefined>
-  /** Settlement owed (upstream answered < 400, or optimistic): persisted before any settle call. */
-  markSettling(id: number): Promise<void>
+  /**
+   * Settlement owed (the upstream answered < 400): persisted before any settle call. The queue leaves the row to
+   * the caller until `leaseUntil` (ms); after a restart every owed row is recovered at once.
+   */
+  markSettling(id: number, leaseUntil: number): Promise<void>
   /** The settlement transaction's hash, known before it is broadcast. */
   setTxHash(id: number, txHash: string): Promise<void>
   markSettled(id: number, txHash: string, chargedAmount: bigint): Promise<void>

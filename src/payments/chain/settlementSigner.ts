@@ -1,0 +1,197 @@
+/**
+ * The local facilitator's chain access, shaped as @x402/evm's FacilitatorEvmSigner capability object, built for
+ * throughput: cached getCode, local signature recovery, a per-key broadcast pipeline with its own nonce counter
+ * (nonces assigned and transactions signed locally, resynced from the chain on startup and on "nonce too low"),
+ * a fixed gas limit per call kind (estimated once) and one batched receipt poller. Only the broadcast itself is
+ * serialised; many settlements wait for their receipts at once.
+ */
+import type { FacilitatorEvmSigner } from '@x402/evm'
+import {
+  decodeFunctionResult, encodeFunctionData, keccak256, recoverTypedDataAddress, type Abi, type Hex, type Log,
+} from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { RpcError, type RpcClient } from './rpc.ts'
+
+export type BroadcastInfo = { txHash: Hex; to: Hex; functionName: string | undefined; args: readonly unknown[] | undefined }
+
+export type SettlementSignerOptions = {
+  rpc: RpcClient
+  privateKey: Hex
+  chainId: number
+  /** Receipt polling interval (default 20 ms on a local chain, 1 s elsewhere). */
+  receiptPollMs?: number
+  /** Called with the transaction hash after signing and before broadcasting (persist it for crash recovery). */
+  beforeBroadcast?: (info: BroadcastInfo) => void | Promise<void>
+}
+
+export type SettlementSigner = FacilitatorEvmSigner & {
+  address: Hex
+  getReceipt(hash: Hex): Promise<RpcReceipt | undefined>
+  /** Whether a transaction is known to the node (mined or pending). */
+  isKnown(hash: Hex): Promise<boolean>
+  close(): void
+}
+
+export type RpcReceipt = { status: 'success' | 'reverted'; transactionHash: Hex; blockNumber: bigint; logs: Log[] }
+
+type RawReceipt = { status: Hex; transactionHash: Hex; blockNumber: Hex; logs: Log[] }
+
+const toReceipt = (r: RawReceipt): RpcReceipt => ({
+  status: r.status === '0x1' ? 'success' : 'reverted', transactionHash: r.transactionHash, blockNumber: BigInt(r.blockNumber), logs: r.logs,
+})
+
+/** Node error messages that mean our local nonce counter is behind the chain. */
+const NONCE_BEHIND = /nonce too low|nonce is too low|replacement transaction underpriced|already imported|invalid nonce|nonce.*lower than/i
+
+export function createSettlementSigner(opts: SettlementSignerOptions): SettlementSigner {
+  const { rpc, chainId } = opts
+  const account = privateKeyToAccount(opts.privateKey)
+  const address = account.address
+  const pollMs = opts.receiptPollMs ?? (chainId === 31337 ? 20 : 1000)
+
+  // --- getCode cache
+  const codeCache = new Map<string, { code: Hex; at: number }>()
+  async function getCode({ address: a }: { address: Hex }): Promise<Hex | undefined> {
+    const key = a.toLowerCase()
+    const hit = codeCache.get(key)
+    if (hit && Date.now() - hit.at < 60_000) return hit.code
+    const code = await rpc.call<Hex>('eth_getCode', [a, 'latest'])
+    codeCache.set(key, { code, at: Date.now() })
+    return code
+  }
+
+  // --- broadcast pipeline
+  let nextNonce: number | undefined
+  let tail: Promise<unknown> = Promise.resolve()
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const p = tail.then(fn, fn)
+    tail = p.catch(() => undefined)
+    return p
+  }
+  let gasPrice: { value: bigint; at: number } | undefined
+  async function currentGasPrice(): Promise<bigint> {
+    if (!gasPrice || Date.now() - gasPrice.at > 5_000) {
+      const v = BigInt(await rpc.call<Hex>('eth_gasPrice'))
+      gasPrice = { value: v + v / 4n + 1n, at: Date.now() }
+    }
+    return gasPrice.value
+  }
+  const gasLimits = new Map<string, bigint>()
+  async function gasFor(to: Hex, data: Hex): Promise<bigint> {
+    const key = `${to.toLowerCase()}:${data.slice(0, 10)}`
+    const known = gasLimits.get(key)
+    if (known) return known
+    const est = BigInt(await rpc.call<Hex>('eth_estimateGas', [{ from: address, to, data }]))
+    const limit = est + est / 4n + 20_000n
+    gasLimits.set(key, limit)
+    return limit
+  }
+
+  async function broadcast(to: Hex, data: Hex, functionName?: string, args?: readonly unknown[], gas?: bigint): Promise<Hex> {
+    const gasLimit = gas ?? await gasFor(to, data)
+    return serial(async () => {
+      for (let attempt = 0; ; attempt++) {
+        if (nextNonce === undefined) nextNonce = Number(BigInt(await rpc.call<Hex>('eth_getTransactionCount', [address, 'pending'])))
+        const raw = await account.signTransaction({ chainId, type: 'legacy', nonce: nextNonce, to, data, gas: gasLimit, gasPrice: await currentGasPrice() })
+        const txHash = keccak256(raw)
+        await opts.beforeBroadcast?.({ txHash, to, functionName, args })
+        try {
+          await rpc.call('eth_sendRawTransaction', [raw])
+        } catch (err) {
+          if (err instanceof RpcError && /already known/i.test(err.message)) { nextNonce++; return txHash }
+          if (err instanceof RpcError && NONCE_BEHIND.test(err.message) && attempt < 3) { nextNonce = undefined; continue }
+          if (err instanceof RpcError && /gas price|underpriced|fee cap/i.test(err.message)) gasPrice = undefined
+          throw err
+        }
+        nextNonce++
+        return txHash
+      }
+    })
+  }
+
+  // --- batched receipt poller
+  type Waiter = { resolve: (r: RpcReceipt) => void; reject: (e: Error) => void; until: number }
+  const waiters = new Map<Hex, Waiter[]>()
+  let timer: NodeJS.Timeout | undefined
+  const schedule = () => { if (!timer && waiters.size) timer = setTimeout(poll, pollMs) }
+  async function poll(): Promise<void> {
+    timer = undefined
+    const hashes = [...waiters.keys()]
+    let results: unknown[] = []
+    try {
+      results = await rpc.batch(hashes.map((h) => ({ method: 'eth_getTransactionReceipt', params: [h] })))
+    } catch { /* transient: try again next tick */ }
+    const now = Date.now()
+    hashes.forEach((h, i) => {
+      const r = results[i]
+      const ws = waiters.get(h)
+      if (!ws) return
+      if (r && !(r instanceof Error)) {
+        waiters.delete(h)
+        const rec = toReceipt(r as RawReceipt)
+        for (const w of ws) w.resolve(rec)
+        return
+      }
+      const live = ws.filter((w) => {
+        if (w.until > now) return true
+        w.reject(new Error(`timed out waiting for the receipt of ${h}`))
+        return false
+      })
+      if (live.length) waiters.set(h, live); else waiters.delete(h)
+    })
+    schedule()
+  }
+
+  async function readContract(a: { address: Hex; abi: readonly unknown[]; functionName: string; args?: readonly unknown[] }): Promise<unknown> {
+    const abi = a.abi as Abi
+    const data = encodeFunctionData({ abi, functionName: a.functionName, args: a.args ?? [] } as Parameters<typeof encodeFunctionData>[0])
+    let out: Hex
+    try {
+      out = await rpc.call<Hex>('eth_call', [{ to: a.address, data }, 'latest'])
+    } catch (err) {
+      if (err instanceof RpcError) throw new Error(`execution reverted: ${err.message}`, { cause: err })
+      throw err
+    }
+    return decodeFunctionResult({ abi, functionName: a.functionName, data: out } as Parameters<typeof decodeFunctionResult>[0])
+  }
+
+  return {
+    address,
+    getAddresses: () => [address],
+    readContract,
+    async verifyTypedData(a) {
+      try {
+        const recovered = await recoverTypedDataAddress(a as Parameters<typeof recoverTypedDataAddress>[0])
+        return recovered.toLowerCase() === a.address.toLowerCase()
+      } catch { return false }
+    },
+    async writeContract(a) {
+      let data = encodeFunctionData({ abi: a.abi as Abi, functionName: a.functionName, args: a.args } as Parameters<typeof encodeFunctionData>[0])
+      if (a.dataSuffix) data = `${data}${a.dataSuffix.replace(/^0x/, '')}` as Hex
+      return broadcast(a.address, data, a.functionName, a.args, a.gas)
+    },
+    sendTransaction: (a) => broadcast(a.to, a.data),
+    waitForTransactionReceipt({ hash, timeout }) {
+      return new Promise<RpcReceipt>((resolve, reject) => {
+        const list = waiters.get(hash) ?? []
+        list.push({ resolve, reject, until: Date.now() + (timeout ?? 120_000) })
+        waiters.set(hash, list)
+        schedule()
+      })
+    },
+    getCode,
+    async getReceipt(hash) {
+      const r = await rpc.call<RawReceipt | null>('eth_getTransactionReceipt', [hash])
+      return r ? toReceipt(r) : undefined
+    },
+    async isKnown(hash) {
+      return (await rpc.call<unknown>('eth_getTransactionByHash', [hash])) !== null
+    },
+    close() {
+      if (timer) clearTimeout(timer)
+      timer = undefined
+      for (const ws of waiters.values()) for (const w of ws) w.reject(new Error('settlement signer closed'))
+      waiters.clear()
+    },
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * One interface for every facilitator: the in-process one on a chain we hold a key for, and remote ones over HTTP.
+ * Expected rejections come back as data (isValid/success false with a reason); transport failures throw
+ * FacilitatorUnavailableError, which the gate turns into 503 + Retry-After.
+ */
+import type { PaymentPayload, PaymentRequirements, SettleResponse, VerifyResponse } from '@x402/core/types'
+import { BaseError } from '../../errors/base.ts'
+import type { FacilitatorObservation } from '../../reconciler/types.ts'
+
+export type SettleHooks = {
+  /** The settlement transaction's hash, before it is broadcast (local facilitator only). */
+  onTxHash?: (txHash: string) => void | Promise<void>
+}
+
+/** Direct chain reads for settlement recovery after a crash (local facilitator only). */
+export type ChainAccess = {
+  authorizationUsed(asset: string, authorizer: string, nonce: string): Promise<boolean>
+  receipt(txHash: string): Promise<{ success: boolean } | undefined>
+  isKnown(txHash: string): Promise<boolean>
+}
+
+export interface Facilitator {
+  /** "local" or the facilitator URL (credentials stripped). */
+  readonly id: string
+  /** Payloads and requirements are v2, or v1 when the buyer paid with X-PAYMENT. */
+  verify(payload: PaymentPayload, requirements: PaymentRequirements): Promise<VerifyResponse>
+  settle(payload: PaymentPayload, requirements: PaymentRequirements, hooks?: SettleHooks): Promise<SettleResponse>
+  /** From the cached /supported answer and the last reachability check; no I/O. */
+  observe(caip2: string): FacilitatorObservation
+  /** Refresh /supported (remote) or check the RPC (local); never throws. */
+  refresh(): Promise<void>
+  readonly chain?: ChainAccess
+  close(): Promise<void>
+}
+
+export class FacilitatorUnavailableError extends BaseError {
+  override name = 'FacilitatorUnavailableError'
+  readonly facilitator: string
+  constructor(facilitator: string, cause: unknown) {
+    super(`Payment facilitator ${facilitator} is unavailable: ${cause instanceof Error ? cause.message : String(cause)}.`, {
+      cause, hint: 'Try again shortly; check the facilitator URL in stack.yaml if it persists.',
+    })
+    this.facilitator = facilitator
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * The paid-request flow behind the gateway's PaymentGate seam:
+ * decode + match → verify → ledger lock on (network, asset, payer, nonce) + record → proxy →
+ * upstream < 400: settle, then answer with the receipt; upstream >= 400, error, timeout or client gone: not charged.
+ * Event streams go out at once and settle when they complete (receipt in a trailer and a final SSE comment).
+ * Optimistic offers answer right after the upstream and settle from the queue, up to a per-payer cap.
+ * Fail closed: every doubt is a 402 with a reason, or a 503 when the facilitator cannot be reached.
+ */
+import { Readable } from 'node:stream'
+import type { SettleResponse } from '@x402/core/types'
+import type { PaidContext, PaymentGate, UpstreamResponse } from '../gateway/createGateway.ts'
+import { UpstreamError } from '../gateway/createGateway.ts'
+import type { FacilitatorRegistry } from './facilitators/registry.ts'
+import { FacilitatorUnavailableError, type Facilitator } from './facilitators/types.ts'
+import type { Ledger, PaymentRecord } from './ledger/types.ts'
+import { fromFacilitator, refusal, unavailable, type Refusal } from './reasons.ts'
+import { settleRow, type PaymentsLog, type SettlementQueue, type SettleOutcome } from './settlement.ts'
+import { receiptHeader, type MatchedPayment } from './wire.ts'
+import { matchPayment } from './wire.ts'
+
+export type PaymentGateOptions = {
+  ledger: Ledger
+  facilitators: Pick<FacilitatorRegistry, 'facilitatorFor'>
+  queue: SettlementQueue
+  log: PaymentsLog
+  /** Largest owed-but-unsettled amount per payer under optimistic settlement (default: one whole token). */
+  optimisticCap?: (decimals: number) => bigint
+  /** Responses without Content-Length or larger than this are streamed and settled at the end (default 16 MiB). */
+  maxBufferedBytes?: number
+}
+
+const EXPOSE = 'PAYMENT-RESPONSE, X-PAYMENT-RESPONSE'
+/** How long the caller's own settle attempt keeps the queue away from the row. */
+const SETTLE_LEASE_MS = 120_000
+
+function refuse(ctx: PaidContext, r: Refusal): void {
+  if (r.status === 503) {
+    ctx.sendJson(503, { error: r.reason, message: r.message, hint: 'No payment was taken. Retry later.' }, { 'retry-after': String(r.retryAfterSeconds ?? 5) })
+  } else {
+    ctx.challenge(r.reason, { reason: r.reason, message: r.message })
+  }
+}
+
+async function readAll(body: Readable, max: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const c of body) {
+    size += (c as Buffer).length
+    if (size > max) { body.destroy(); return undefined }
+    chunks.push(c as Buffer)
+  }
+  return Buffer.concat(chunks)
+}
+
+export function createPaymentGate(opts: PaymentGateOptions): PaymentGate {
+  const { ledger, queue, log } = opts
+  const maxBuffered = opts.maxBufferedBytes ?? 16 * 1024 * 1024
+  const capFor = opts.optimisticCap ?? ((decimals: number) => 10n ** BigInt(decimals))
+
+  async function settleNow(fac: Facilitator, row: PaymentRecord): Promise<SettleOutcome> {
+    await ledger.markSettling(row.id, Date.now() + SETTLE_LEASE_MS)
+    return queue.exclusive(row.id, () => settleRow(ledger, fac, row, log))
+  }
+
+  const receiptFor = (p: MatchedPayment, res: SettleResponse) => receiptHeader(p.version, { ...res, network: (p.version === 1 ? p.requirements.network : res.network) })
+
+  return {
+    async handle(ctx) {
+      const m = matchPayment(ctx.payment, ctx.paymentRequired, ctx.paymentRequirementsV1)
+      if (!m.ok) { refuse(ctx, m.refusal); return }
+      const p = m.payment
+      const resolved = ctx.route.offer.resolved
+      const caip2 = p.accepted.network
+      const fac = opts.facilitators.facilitatorFor(caip2, resolved.offer)
+      if (!fac) { refuse(ctx, unavailable(`No payment facilitator is configured for ${caip2}.`, 30)); return }
+
+      let verdict
+      try {
+        verdict = await fac.verify(p.payload, p.requirements)
+      } catch (err) {
+        if (!(err instanceof FacilitatorUnavailableError)) throw err
+        log.warn('Refused payment: facilitator unavailable', { offer: ctx.route.offer.key, facilitator: fac.id })
+        refuse(ctx, unavailable(`The payment facilitator is unavailable, so the payment could not be checked.`))
+        return
+      }
+      if (!verdict.isValid) { refuse(ctx, fromFacilitator(verdict.invalidReason, verdict.invalidMessage)); return }
+
+      const amount = BigInt(p.accepted.amount)
+      let optimistic = resolved.offer.spec.payment.settlement === 'optimistic'
+      if (optimistic && (await ledger.unsettledAmount(caip2, p.accepted.asset, p.auth.from)) + amount > capFor(resolved.asset.decimals)) optimistic = false
+      const record = {
+        offer: ctx.route.offer.key, route: ctx.route.spec?.path, resource: ctx.paymentRequired.resource.url, network: caip2,
+        asset: p.accepted.asset, payer: p.auth.from, payTo: p.accepted.payTo, nonce: p.auth.nonce, amount,
+        validBefore: Number(p.auth.validBefore), x402Version: p.version, payload: JSON.stringify(p.payload),
+        requirements: JSON.stringify(p.requirements), facilitator: fac.id, settlement: optimistic ? 'optimistic' as const : 'onSuccess' as const,
+      }
+      const lock = await ledger.recordVerified(record)
+      if (!lock.ok) { refuse(ctx, refusal('invalid_exact_evm_nonce_already_used', 'This payment authorization has already been used; sign a new one.')); return }
+      const id = lock.id
+      const row = (): PaymentRecord => ({
+        ...record, id, direction: 'earned', chargedAmount: undefined, promptTokens: undefined, completionTokens: undefined, status: 'settling',
+        txHash: undefined, error: undefined, attempts: 0, nextAttemptAt: undefined, createdAt: '', updatedAt: '', settledAt: undefined,
+        route: record.route, resource: record.resource,
+      })
+      const owe = async () => { await ledger.markSettling(id, Date.now()); queue.submit(id) }
+
+      let up: UpstreamResponse
+      try {
+        up = await ctx.openUpstream()
+      } catch (err) {
+        await ledger.markNotCharged(id, err instanceof UpstreamError ? `upstream_${err.kind}` : 'upstream_error')
+        if (err instanceof UpstreamError) ctx.sendUpstreamError(err); else throw err
+        return
+      }
+      if (up.statusCode >= 400) {
+        await ledger.markNotCharged(id, `upstream_status_${up.statusCode}`)
+        await ctx.sendUpstream(up)
+        return
+      }
+
+      const type = String(up.headers['content-type'] ?? '')
+      const length = Number(up.headers['content-length'] ?? NaN)
+      if (type.includes('text/event-stream') || !(length <= maxBuffered)) {
+        await streamed(ctx, up, p, fac, id, optimistic, type.includes('text/event-stream'))
+        return
+      }
+
+      let body: Buffer | undefined
+      try {
+        body = await readAll(up.body, maxBuffered)
+      } catch {
+        body = undefined
+      }
+      if (!body) {
+        await ledger.markNotCharged(id, 'upstream_body_error')
+        ctx.sendUpstreamError(new UpstreamError('connect', ctx.route.offer.key))
+        return
+      }
+      if (ctx.res.destroyed) { await ledger.markNotCharged(id, 'client_gone'); return }
+      const replay = { ...up, body: Readable.from([body]) }
+      if (optimistic) {
+        await owe()
+        await ctx.sendUpstream(replay, { 'access-control-expose-headers': EXPOSE })
+        return
+      }
+      const out = await settleNow(fac, row())
+      if (out.kind === 'settled') {
+        const [name, value] = receiptFor(p, out.response)
+        await ctx.sendUpstream(replay, { [name]: value, 'access-control-expose-headers': EXPOSE })
+      } else if (out.kind === 'retry') {
+        // owed and queued: the authorisation is valid and will be settled; the buyer gets what was paid for
+        await ctx.sendUpstream(replay, { 'access-control-expose-headers': EXPOSE })
+      } else {
+        const r = out.kind === 'expired' ? fromFacilitator('invalid_exact_evm_payload_authorization_valid_before', undefined) : fromFacilitator(out.reason, out.message)
+        refuse(ctx, r)
+      }
+    },
+  }
+
+  async function streamed(ctx: PaidContext, up: UpstreamResponse, p: MatchedPayment, fac: Facilitator, id: number, optimistic: boolean, sse: boolean): Promise<void> {
+    const name = p.version === 2 ? 'PAYMENT-RESPONSE' : 'X-PAYMENT-RESPONSE'
+    let owed = false
+    const result = await ctx.sendUpstream(up, { trailer: name, 'access-control-expose-headers': EXPOSE }, async () => {
+      if (ctx.res.destroyed) throw new Error('client gone')
+      owed = true
+      if (optimistic) {
+        await ledger.markSettling(id, Date.now())
+        queue.submit(id)
+        return {}
+      }
+      const rec = await ledger.get(id)
+      const out = await settleNow(fac, rec!)
+      if (out.kind !== 'settled') {
+        if (sse) ctx.res.write(`: x402 settlement ${out.kind === 'retry' ? 'pending' : `failed ${out.kind === 'failed' ? out.reason : 'expired'}`}\n\n`)
+        return {}
+      }
+      const [, value] = receiptFor(p, out.response)
+      if (sse) ctx.res.write(`: x402 ${name.toLowerCase()} ${value}\n\n`)
+      return { [name]: value }
+    })
+    if (!owed) await ledger.markNotCharged(id, result === 'client-gone' ? 'client_gone' : 'upstream_stream_error')
+  }
+}
