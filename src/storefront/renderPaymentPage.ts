@@ -2,28 +2,19 @@
  * The HTML 402 page a browser gets from a paid route it did not pay for: what it costs (exact token
  * amount, never float formatting), on which network, to whom, and three ways to pay. The gateway calls it
  * with the request's x402 v2 challenge (option `renderPaymentPage` of createGateway). Pure.
+ *
+ * For an inference offer the examples call <offer>/v1/chat/completions with POST (a browser usually opens the
+ * offer URL itself); for an HTTP API they repeat the request the browser made (GET).
  */
-import type { PaymentRequired } from '@x402/core/types'
+import type { PaymentPageInfo } from '../gateway/createGateway.ts'
 import { formatAtomic } from '../offer/price.ts'
-import type { ResolvedOffer } from '../offer/resolveOffer.ts'
 import { curlExample, vendPayExample } from './examples.ts'
 import { escapeHtml as e, page, snippet } from './html.ts'
 import { defaultDescription, toPriceView } from './serviceView.ts'
 
-/** What the gateway passes (same shape as gateway/challenge.ts PaymentPageInfo). */
-export type PaymentPageInfo = {
-  /** The challenge sent in PAYMENT-REQUIRED for this request (resource.url filled). */
-  paymentRequired: PaymentRequired
-  offerKey: string
-  resolved: ResolvedOffer
-  /** Absolute URL of the request. */
-  url: string
-  /** Request method (default GET). */
-  method?: string
-}
-
-function clientSnippet(url: string, network: string, method: string): string {
-  const init = method === 'GET' ? '' : `, { method: ${JSON.stringify(method)}, headers: { 'content-type': 'application/json' }, body: JSON.stringify({}) }`
+function clientSnippet(url: string, network: string, model: string | undefined): string {
+  const body = model === undefined ? '' : JSON.stringify({ model, messages: [{ role: 'user', content: 'Hello!' }] })
+  const init = body ? `, {\n  method: 'POST',\n  headers: { 'content-type': 'application/json' },\n  body: JSON.stringify(${body}),\n}` : ''
   return [
     "import { wrapFetchWithPayment, x402Client } from '@x402/fetch'",
     "import { ExactEvmScheme } from '@x402/evm/exact/client'",
@@ -36,6 +27,13 @@ function clientSnippet(url: string, network: string, method: string): string {
   ].join('\n')
 }
 
+/** <offer>/v1/chat/completions for a request to the offer path itself; any /v1/... URL stays as it is. */
+function chatUrl(resourceUrl: string, offerPath: string): string {
+  const u = new URL(resourceUrl)
+  if (u.pathname.startsWith(`${offerPath === '/' ? '' : offerPath}/v1/`)) return resourceUrl
+  return `${u.origin}${offerPath === '/' ? '' : offerPath}/v1/chat/completions`
+}
+
 export function renderPaymentPage(info: PaymentPageInfo): string {
   const { resolved, paymentRequired } = info
   const { asset, chain } = resolved
@@ -43,11 +41,13 @@ export function renderPaymentPage(info: PaymentPageInfo): string {
   const atomic = accept ? BigInt(accept.amount) : resolved.price.atomic
   const amount = `${formatAtomic(atomic, asset.decimals)} ${asset.symbol}`
   const perMTok = resolved.price.unit === 'perMTok'
-  const method = (info.method ?? (resolved.offer.spec.type === 'inference' ? 'POST' : 'GET')).toUpperCase()
+  const inference = resolved.offer.spec.type === 'inference'
+  const method = inference ? 'POST' : 'GET'
   const name = resolved.offer.metadata.name
   const description = defaultDescription(resolved)
   const resourceUrl = paymentRequired.resource.url || info.url
-  const target = { method, url: resourceUrl, type: resolved.offer.spec.type, model: resolved.offer.spec.model?.name }
+  const callUrl = inference ? chatUrl(resourceUrl, resolved.path) : resourceUrl
+  const target = { method, url: callUrl, type: resolved.offer.spec.type, model: resolved.offer.spec.model?.name }
   const unitNote = perMTok
     ? `per request, the most a request can cost: ${e(toPriceView(resolved.price, asset).label)} for up to ${resolved.offer.spec.model?.maxTokens ?? 1024} tokens`
     : 'per request'
@@ -68,7 +68,7 @@ export function renderPaymentPage(info: PaymentPageInfo): string {
 <h3>Ways to pay</h3>
 ${snippet('pay-vend', 'With the Vend CLI (signs the payment, prints the response and the receipt)', vendPayExample(target))}
 ${snippet('pay-curl', 'See the challenge: HTTP 402 with the PAYMENT-REQUIRED header (base64 JSON)', curlExample(target))}
-${snippet('pay-js', 'From code with an x402 client (@x402/fetch)', clientSnippet(resourceUrl, accept?.network ?? chain.caip2, method))}
+${snippet('pay-js', 'From code with an x402 client (@x402/fetch)', clientSnippet(callUrl, accept?.network ?? chain.caip2, inference ? target.model ?? '' : undefined))}
 <p class="muted">Any x402 client works: sign an EIP-3009 authorisation for exactly ${e(accept?.amount ?? atomic.toString())} atomic units and retry with the <code>PAYMENT-SIGNATURE</code> (x402 v2) or <code>X-PAYMENT</code> (x402 v1) header.</p>
 </article></div>`
   return page({

@@ -6,7 +6,8 @@
 import type { PaymentRequirements } from '@x402/core/types'
 import type { AssetInfo } from '../offer/networks.ts'
 import { formatAtomic } from '../offer/price.ts'
-import type { ResolvedOffer, ResolvedPrice } from '../offer/resolveOffer.ts'
+import type { ResolvedOffer, ResolvedPrice, ResolvedRoute } from '../offer/resolveOffer.ts'
+import { compileChallenge } from '../gateway/challenge.ts'
 import type { CatalogEntry } from '../reconciler/types.ts'
 
 export type PriceView = {
@@ -77,22 +78,6 @@ export function toPriceView(price: ResolvedPrice, asset: AssetInfo): PriceView {
   return { unit: price.unit, decimal, atomic: price.atomic.toString(), amount, label: `${amount}/${price.unit === 'perMTok' ? 'MTok' : 'request'}` }
 }
 
-/** The x402 v2 `accepts` entry a buyer signs against for one price of this offer. */
-export function toPaymentRequirements(resolved: ResolvedOffer, price: ResolvedPrice): PaymentRequirements {
-  const { asset } = resolved
-  const extra: Record<string, unknown> = { name: asset.eip712Name, version: asset.eip712Version }
-  if (asset.transferMethod === 'permit2') extra.assetTransferMethod = 'permit2'
-  return {
-    scheme: resolved.offer.spec.payment.scheme,
-    network: resolved.chain.caip2,
-    amount: price.atomic.toString(),
-    asset: asset.address,
-    payTo: resolved.offer.spec.payment.payTo,
-    maxTimeoutSeconds: resolved.offer.spec.payment.maxTimeoutSeconds,
-    extra,
-  }
-}
-
 export function defaultDescription(resolved: ResolvedOffer): string {
   const { spec, metadata } = resolved.offer
   if (spec.description) return spec.description
@@ -102,17 +87,23 @@ export function defaultDescription(resolved: ResolvedOffer): string {
 }
 
 function operationsOf(resolved: ResolvedOffer, endpoint: string): OperationView[] {
-  const op = (method: string, rel: string, gate: 'paid' | 'free', price: ResolvedPrice, summary: string | undefined): OperationView => {
+  const challenges = new Map<ResolvedRoute | undefined, PaymentRequirements | undefined>()
+  // Exactly what the gateway's 402 asks for on this route (perMTok: the up-front amount for model.maxTokens).
+  const acceptsFor = (route: ResolvedRoute | undefined, price: ResolvedPrice) => {
+    if (!challenges.has(route)) challenges.set(route, compileChallenge(resolved, route, price).accepts[0])
+    return challenges.get(route)
+  }
+  const op = (method: string, rel: string, gate: 'paid' | 'free', price: ResolvedPrice, summary: string | undefined, route?: ResolvedRoute): OperationView => {
     const wildcard = rel.endsWith('/*')
     const relPath = wildcard ? rel.slice(0, -1) : rel
     const path = `${resolved.path === '/' ? '' : resolved.path}${rel}` || '/'
     return {
       method, path, url: `${endpoint.replace(/\/$/, '')}${relPath}`, gate, price: toPriceView(price, resolved.asset), summary, wildcard,
-      accepts: gate === 'paid' ? toPaymentRequirements(resolved, price) : undefined,
+      accepts: gate === 'paid' ? acceptsFor(route, price) : undefined,
     }
   }
   if (resolved.routes.length) {
-    return resolved.routes.flatMap((r) => (r.methods?.length ? r.methods : ['GET']).map((m) => op(m, r.path, r.gate, r.price, r.summary)))
+    return resolved.routes.flatMap((r) => (r.methods?.length ? r.methods : ['GET']).map((m) => op(m, r.path, r.gate, r.price, r.summary, r)))
   }
   if (resolved.offer.spec.type === 'inference') {
     return INFERENCE_OPERATIONS.map((o) => op('POST', o.path, 'paid', resolved.price, o.summary))

@@ -4,7 +4,7 @@
  */
 import { parseOfferDocuments } from '../../offer/parseOffers.ts'
 import { reconcile } from '../../reconciler/reconcile.ts'
-import type { CatalogEntry, DesiredOffer, HealthObservation, ModelObservation, Observations, RegistrationObservation } from '../../reconciler/types.ts'
+import type { CatalogEntry, RouteEntry, DesiredOffer, HealthObservation, ModelObservation, Observations, RegistrationObservation } from '../../reconciler/types.ts'
 
 export const PAY_TO = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8'
 export const OBOL = '0x0B010000b7624eb9B3DfBC279673C76E9D29D5E7'
@@ -74,8 +74,8 @@ function desired(text: string, createdAt: number): DesiredOffer {
   return { key: `${o.metadata.namespace}/${o.metadata.name}`, namespace: o.metadata.namespace, name: o.metadata.name, file: `offers/${o.metadata.namespace}/${o.metadata.name}.yaml`, createdAt, generation: `g${createdAt}`, offer: o }
 }
 
-/** The catalog the reconciler publishes for these offer files (all upstreams healthy, models ready). */
-export function catalogOf(texts: readonly string[]): CatalogEntry[] {
+/** What the reconciler publishes for these offer files (all upstreams healthy, models ready). */
+export function reconcileFixtures(texts: readonly string[]): { catalog: CatalogEntry[]; routes: RouteEntry[] } {
   const offers = texts.map((t, i) => desired(t, i + 1))
   const health = new Map<string, HealthObservation>(offers.map((d) => [d.key, { healthy: true, status: 200, checkedAt: NOW }]))
   const model = new Map<string, ModelObservation>(offers.map((d) => [d.key, { ready: true, reason: 'Loaded', message: 'ok' }]))
@@ -85,7 +85,12 @@ export function catalogOf(texts: readonly string[]): CatalogEntry[] {
     registration: new Map<string, RegistrationObservation>(),
     previous: new Map(),
   }
-  return reconcile(offers, obs).catalog
+  const { catalog, routes } = reconcile(offers, obs)
+  return { catalog, routes }
+}
+
+export function catalogOf(texts: readonly string[]): CatalogEntry[] {
+  return reconcileFixtures(texts).catalog
 }
 
 export const FULL = [WEATHER, REPORTS, LLM, TOKEN18, UNREADY]
