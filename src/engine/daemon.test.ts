@@ -1,0 +1,124 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { request } from 'node:http'
+import { join } from 'node:path'
+import { decodePaymentRequiredHeader } from '@x402/core/http'
+import { openDatabaseReadOnly } from '../state/db.ts'
+import { controlRequest } from './controlSocket.ts'
+import { startDaemon } from './daemon.ts'
+import { DaemonAlreadyRunningError } from './errors.ts'
+import { eventually, putOffer, startUpstream, tempHome } from './testkit.ts'
+import type { DaemonStatus } from './api.ts'
+
+const get = (url: string) => fetch(url, { headers: { accept: 'application/json' } })
+
+test('the daemon serves every offer, sees new files at once, and keeps serving around a corrupt file', async (t) => {
+  const { paths, cleanup } = tempHome()
+  const up = await startUpstream()
+  t.after(async () => { await up.close(); cleanup() })
+  putOffer(paths, 'weather', 'default', up.url)
+  putOffer(paths, 'weather', 'team-b', up.url, { path: '/services/weather-b', payment: { network: 'base-sepolia', payTo: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', price: { perRequest: '12.5' } } })
+  const daemon = await startDaemon(paths, { healthIntervalMs: 200 })
+  t.after(() => daemon.stop())
+
+  const status = daemon.status()
+  assert.equal(status.ready, true)
+  assert.deepEqual(status.offers?.map((o) => o.key).sort(), ['default/weather', 'team-b/weather'])
+
+  const amountAt = async (path: string) => {
+    const res = await get(`${daemon.url}${path}`)
+    await res.arrayBuffer()
+    if (res.status !== 402) return undefined
+    return decodePaymentRequiredHeader(res.headers.get('payment-required')!).accepts[0]!.amount
+  }
+  assert.equal(await eventually('402 on /services/weather', () => amountAt('/services/weather')), '1000')
+  assert.equal(await eventually('402 on /services/weather-b', () => amountAt('/services/weather-b')), '12500000')
+
+  // A new file is served without any command.
+  putOffer(paths, 'news', 'default', up.url)
+  assert.equal(await eventually('402 on a new offer', () => amountAt('/services/news')), '1000')
+
+  // A corrupt file: reported with path, line and reason; the others keep serving.
+  writeFileSync(join(paths.offersDir, 'default', 'broken.yaml'), 'apiVersion: vend.dev/v1alpha1\nkind: ServiceOffer\nmetadata:\n  name: broken\nspec: [oops\n')
+  const problem = await eventually('the corrupt file in status', () => daemon.status().problems?.find((p) => p.file === 'offers/default/broken.yaml'))
+  assert.equal(typeof problem.line, 'number')
+  assert.match(problem.message, /invalid YAML/)
+  assert.equal(await amountAt('/services/weather'), '1000')
+  assert.equal(await amountAt('/services/news'), '1000')
+  const broken = daemon.status().offers?.find((o) => o.key === 'default/broken')
+  assert.equal(broken?.conditions.find((c) => c.type === 'Valid')?.status, 'False')
+
+  // Storefront lists the published offers.
+  const services = await (await get(`${daemon.url}/api/services.json`)).json() as { services: { name: string }[] }
+  assert.equal(services.services.length, 3)
+})
+
+test('statuses are written to the db only when they change', async (t) => {
+  const { paths, cleanup } = tempHome()
+  const up = await startUpstream()
+  t.after(async () => { await up.close(); cleanup() })
+  putOffer(paths, 'weather', 'default', up.url)
+  const daemon = await startDaemon(paths, { healthIntervalMs: 100 })
+  t.after(() => daemon.stop())
+  await daemon.reconcile()
+  const db = openDatabaseReadOnly(paths.db)!
+  t.after(() => db.close())
+  const rows = () => db.prepare('SELECT key, updated_at, status FROM offer_status').all() as { key: string; updated_at: string; status: string }[]
+  const before = rows()
+  assert.equal(before.length, 1)
+  assert.match(before[0]!.status, /"UpstreamHealthy","status":"True"/)
+  await new Promise((r) => setTimeout(r, 20))
+  await daemon.reconcile()
+  await daemon.reconcile()
+  assert.deepEqual(rows(), before)
+
+  await up.close()
+  await eventually('the upstream outage in the db', async () => { await daemon.reconcile(); return rows()[0]!.updated_at !== before[0]!.updated_at })
+  assert.match(rows()[0]!.status, /"UpstreamHealthy","status":"False"/)
+})
+
+test('one daemon per home: a second one is refused, a stale socket is cleaned', async (t) => {
+  const { paths, cleanup } = tempHome()
+  t.after(cleanup)
+  const first = await startDaemon(paths)
+  await assert.rejects(startDaemon(paths), (err: unknown) => err instanceof DaemonAlreadyRunningError && /vend stack down/.test(err.message))
+  assert.equal((await controlRequest<DaemonStatus>(first.socket, 'GET', '/status')).body.pid, process.pid, 'the first daemon is unharmed')
+  await first.stop()
+  assert.equal(existsSync(first.socket), false)
+
+  // A crashed daemon leaves its socket file behind: a plain file in its place stands in for it.
+  writeFileSync(first.socket, '')
+  const second = await startDaemon(paths)
+  t.after(() => second.stop())
+  assert.equal(second.status().ready, true)
+  assert.match(readFileSync(paths.log, 'utf8'), /"msg":"Removed a stale control socket"/)
+})
+
+test('shutdown over the control socket lets an in-flight request finish', async (t) => {
+  const { paths, cleanup } = tempHome()
+  const up = await startUpstream(400)
+  t.after(async () => { await up.close(); cleanup() })
+  putOffer(paths, 'slowpoke', 'default', up.url, { routes: [{ path: '/slow', gate: 'free' }] })
+  const daemon = await startDaemon(paths, { healthIntervalMs: 100 })
+  await eventually('the free route served', async () => (await fetch(`${daemon.url}/services/slowpoke/slow`).then((r) => r.text())) === 'slow:done')
+
+  const body = new Promise<{ status: number; text: string }>((resolve, reject) => {
+    request(`${daemon.url}/services/slowpoke/slow`, (res) => {
+      let text = ''
+      res.on('data', (c) => { text += c })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
+    }).on('error', reject).end()
+  })
+  const hits = up.hits.length
+  await eventually('the request at the upstream', () => up.hits.length > hits)
+  const reply = await controlRequest(daemon.socket, 'POST', '/shutdown')
+  assert.equal(reply.status, 202)
+  assert.deepEqual(await body, { status: 200, text: 'slow:done' })
+  await daemon.stopped
+  assert.equal(existsSync(daemon.socket), false)
+  await assert.rejects(fetch(`${daemon.url}/healthz`))
+  const log = readFileSync(paths.log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { msg: string; level: string; t: string })
+  assert.ok(log.some((l) => l.msg === 'Reconciled offers'))
+  assert.equal(log.at(-1)!.msg, 'Stopped daemon')
+})

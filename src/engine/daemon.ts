@@ -1,0 +1,399 @@
+/**
+ * The daemon (`vend serve`): one per VEND_HOME. It holds the control socket (the single-instance lock), reads
+ * stack.yaml, starts the gateway, and keeps the offer files reconciled: scan files -> probe upstreams ->
+ * reconcile() -> swap the gateway's route table, hand the catalog to the storefront, write changed statuses.
+ *
+ * Passes run one at a time. They are triggered by file changes (watch, debounced), by health changes, by the
+ * control socket (POST /reconcile), and by a periodic full resync. The gateway answers 503 on offer paths until
+ * the first pass completed (fail closed).
+ */
+import { readFileSync } from 'node:fs'
+import type { Server } from 'node:http'
+import type { DaemonStatus } from './api.ts'
+import { createGateway, type Gateway } from '../gateway/createGateway.ts'
+import { findChain } from '../offer/networks.ts'
+import { reconcile } from '../reconciler/reconcile.ts'
+import type { CatalogEntry, DesiredOffer, FacilitatorObservation, OfferStatus, RouteEntry } from '../reconciler/types.ts'
+import { ensureDir } from '../state/atomicWrite.ts'
+import { openDatabase, type Db } from '../state/db.ts'
+import type { HomePaths } from '../state/home.ts'
+import { createOfferScanner } from '../state/offerScanner.ts'
+import type { OfferFileRecord } from '../state/offerStore.ts'
+import { baseUrl, readStackConfig, type StackConfig } from '../state/stackConfig.ts'
+import { createStatusStore, type StatusStore } from '../state/statusStore.ts'
+import { createStorefrontHandler } from '../storefront/createStorefrontHandler.ts'
+import { renderPaymentPage } from '../storefront/renderPaymentPage.ts'
+import { configuredFacilitatorFor, facilitatorUrlFor } from './configuredFacilitators.ts'
+import { controlSocketPath, listenControlSocket, probeControlSocket, removeStaleSocket, type ControlReply } from './controlSocket.ts'
+import { isProcessAlive, readDaemonRecord, removeDaemonRecord, writeDaemonRecord } from './daemonRecord.ts'
+import { DaemonAlreadyRunningError } from './errors.ts'
+import { createHealthProber, healthUrl, type HealthProber } from './healthProber.ts'
+import { createLogger, type Logger } from './log.ts'
+import { watchOffers, type OfferWatcher } from './offerWatcher.ts'
+import { loadOptional, type DevChainInfo, type DevChainModule, type Payments, type PaymentsModule } from './optionalModules.ts'
+import { createSerialRunner } from './serialRunner.ts'
+
+export const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+
+export type DaemonOptions = {
+  /** How long in-flight requests may take to finish on shutdown (default 30 s). */
+  graceMs?: number
+  /** Stop gracefully on SIGTERM/SIGINT (runDaemon: true). */
+  handleSignals?: boolean
+  /** Upstream health probe period (default 5 s). */
+  healthIntervalMs?: number
+  /** Full rescan + reconcile period (default 10 s). */
+  resyncIntervalMs?: number
+}
+
+export type Daemon = {
+  readonly socket: string
+  readonly listen: string
+  readonly url: string
+  status(opts?: { offers?: boolean }): DaemonStatus
+  /** Rescan the files, wait for pending upstream probes, reconcile; resolves when the pass finished. */
+  reconcile(): Promise<void>
+  /** Graceful: stop accepting, finish in-flight requests (up to graceMs), release everything. */
+  stop(reason?: string): Promise<void>
+  readonly stopped: Promise<void>
+}
+
+type PassOptions = { awaitProbes: boolean }
+
+/** What `vend serve` runs: start the daemon and return once it has stopped. */
+export async function runDaemon(paths: HomePaths, opts: DaemonOptions = {}): Promise<void> {
+  const daemon = await startDaemon(paths, { handleSignals: true, ...opts })
+  await daemon.stopped
+}
+
+export async function startDaemon(paths: HomePaths, opts: DaemonOptions = {}): Promise<Daemon> {
+  ensureDir(paths.stateDir, 0o700)
+  ensureDir(paths.offersDir, 0o700)
+  const logger = createLogger(paths.log)
+  const socket = controlSocketPath(paths)
+  const startedAt = new Date().toISOString()
+  let d: Running | undefined
+  let control: Server | undefined
+  try {
+    control = await takeControlSocket(paths, socket, logger, (method, path) => handleControl(d, method, path))
+    d = await startRunning(paths, socket, startedAt, logger, control, opts)
+    return d.api
+  } catch (err) {
+    logger.error('Failed to start daemon', { error: err })
+    if (control) await closeServer(control)
+    if (control) removeStaleSocket(socket)
+    logger.close()
+    throw err
+  }
+}
+
+async function takeControlSocket(paths: HomePaths, socket: string, logger: Logger, handler: (method: string, path: string) => Promise<ControlReply>): Promise<Server> {
+  const state = await probeControlSocket(socket)
+  if (state === 'running') throw new DaemonAlreadyRunningError({ root: paths.root, socket })
+  const record = readDaemonRecord(paths)
+  if (record && record.pid !== process.pid && !isProcessAlive(record.pid)) {
+    logger.warn('Found leftovers of a daemon that did not stop cleanly', { pid: record.pid, startedAt: record.startedAt })
+    removeDaemonRecord(paths)
+  }
+  if (state === 'stale' && removeStaleSocket(socket)) logger.warn('Removed a stale control socket', { socket })
+  const onError = (err: unknown): void => logger.error('Failed to answer a control request', { error: err })
+  try {
+    return await listenControlSocket(socket, handler, onError)
+  } catch (err) {
+    // Another daemon took the socket between our probe and our listen.
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new DaemonAlreadyRunningError({ root: paths.root, socket })
+    throw err
+  }
+}
+
+type Running = {
+  api: Daemon
+  pass(o: PassOptions): Promise<void>
+  status(offers: boolean): DaemonStatus
+  offer(key: string): OfferStatus | undefined
+  stop(reason: string): Promise<void>
+}
+
+async function handleControl(d: Running | undefined, method: string, rawPath: string): Promise<ControlReply> {
+  const url = new URL(rawPath, 'http://vend.sock')
+  if (method === 'GET' && url.pathname === '/status') {
+    return { status: 200, body: d ? d.status(url.searchParams.get('offers') !== 'false') : { running: true, pid: process.pid, ready: false, version: VERSION } }
+  }
+  if (!d) return { status: 503, body: { error: 'The daemon is starting.' } }
+  if (method === 'POST' && url.pathname === '/reconcile') {
+    await d.pass({ awaitProbes: true })
+    const s = d.status(false)
+    return { status: 200, body: { reconciled: true, ready: s.ready } }
+  }
+  const m = /^\/offers\/([^/]+)\/([^/]+)$/.exec(url.pathname)
+  if (method === 'GET' && m) {
+    const key = `${decodeURIComponent(m[1]!)}/${decodeURIComponent(m[2]!)}`
+    const s = d.offer(key)
+    return s ? { status: 200, body: s } : { status: 404, body: { error: `No offer ${key}.` } }
+  }
+  if (method === 'POST' && url.pathname === '/shutdown') {
+    setImmediate(() => { void d.stop('shutdown requested') })
+    return { status: 202, body: { stopping: true } }
+  }
+  return { status: 404, body: { error: `No ${method} ${url.pathname} on the control socket.` } }
+}
+
+async function startRunning(
+  paths: HomePaths, socket: string, startedAt: string, logger: Logger, control: Server, opts: DaemonOptions,
+): Promise<Running> {
+  const graceMs = opts.graceMs ?? 30_000
+  const config = readStackConfig(paths)
+  const db = openDatabase(paths.db)
+  let gateway: Gateway | undefined
+  let payments: Payments | undefined
+  try {
+    const devChain = await startDevChain(paths, config, logger)
+    payments = await startPayments(db, config, devChain, logger)
+    const facilitatorFor = payments?.facilitatorFor ?? configuredFacilitatorFor(config, devChain)
+
+    let catalog: CatalogEntry[] = []
+    let url = config.publicUrl ? baseUrl(config) : ''
+    const storefront = createStorefrontHandler({ getCatalog: () => catalog, baseUrl: () => url })
+    gateway = createGateway({
+      listen: config.listen,
+      baseUrl: () => url,
+      systemHandler: storefront,
+      renderPaymentPage,
+      log: (event, fields) => logger.info(event, fields),
+      ...(payments ? { paymentGate: payments.gate } : {}),
+    })
+    const addr = await gateway.start()
+    const listen = addr.host.includes(':') ? `[${addr.host}]:${addr.port}` : `${addr.host}:${addr.port}`
+    if (!url) url = baseUrl({ ...config, listen })
+    writeDaemonRecord(paths, { pid: process.pid, socket, listen, url, startedAt })
+
+    const core = createCore({ paths, config, db, logger, gateway, facilitatorFor, devChain, setCatalog: (c) => { catalog = c }, opts })
+    const running: Running = {
+      api: undefined as unknown as Daemon,
+      pass: core.pass,
+      offer: core.offer,
+      status: (offers) => ({
+        running: true, pid: process.pid, listen, url, ready: core.ready() && gateway!.isReady(), startedAt, version: VERSION,
+        ...core.report(offers),
+        devChain: devChain ? { rpcUrl: devChain.rpcUrl, chainId: devChain.chainId } : undefined,
+      }),
+      stop: undefined as unknown as (reason: string) => Promise<void>,
+    }
+
+    let resolveStopped!: () => void
+    const stopped = new Promise<void>((r) => { resolveStopped = r })
+    let stopping: Promise<void> | undefined
+    const onSignal = (signal: NodeJS.Signals): void => { void running.stop(signal) }
+    running.stop = (reason) => {
+      stopping ??= (async () => {
+        logger.info('Stopping daemon', { reason, inFlight: gateway!.inFlight() })
+        if (opts.handleSignals) { process.off('SIGTERM', onSignal); process.off('SIGINT', onSignal) }
+        await core.close()
+        await gateway!.stop(graceMs)
+        await payments?.stop()
+        db.close()
+        removeDaemonRecord(paths)
+        await closeServer(control)
+        removeStaleSocket(socket)
+        logger.info('Stopped daemon', { reason })
+        logger.close()
+        resolveStopped()
+      })()
+      return stopping
+    }
+    running.api = {
+      socket, listen, url,
+      status: (o) => running.status(o?.offers ?? true),
+      reconcile: () => core.pass({ awaitProbes: true }),
+      stop: (reason = 'stop requested') => running.stop(reason),
+      stopped,
+    }
+    if (opts.handleSignals) { process.on('SIGTERM', onSignal); process.on('SIGINT', onSignal) }
+
+    await core.start()
+    logger.info('Started daemon', { pid: process.pid, listen, url, socket, version: VERSION, dev: devChain?.rpcUrl })
+    return running
+  } catch (err) {
+    await gateway?.stop(0)
+    await payments?.stop()
+    db.close()
+    removeDaemonRecord(paths)
+    throw err
+  }
+}
+
+async function startDevChain(paths: HomePaths, config: StackConfig, logger: Logger): Promise<DevChainInfo | undefined> {
+  if (!config.dev?.enabled) return undefined
+  const mod = await loadOptional<DevChainModule>('devchain/devChain.ts')
+  if (!mod) {
+    logger.warn('Skipped the dev chain: this build has no dev chain module')
+    return undefined
+  }
+  const info = await mod.ensureDevChain(paths, { chainId: config.dev.chainId, ...(config.dev.join ? { join: config.dev.join } : {}) })
+  logger.info('Started dev chain', { rpcUrl: info.rpcUrl, chainId: info.chainId })
+  return info
+}
+
+async function startPayments(db: Db, config: StackConfig, devChain: DevChainInfo | undefined, logger: Logger): Promise<Payments | undefined> {
+  const mod = await loadOptional<PaymentsModule>('payments/createPayments.ts')
+  if (!mod) {
+    logger.warn('Skipped payments: this build cannot settle payments yet; paid requests with a payment answer 503')
+    return undefined
+  }
+  const payments = await mod.createPayments({ db, config, devChain, log: logger })
+  await payments.start()
+  return payments
+}
+
+type CoreDeps = {
+  paths: HomePaths
+  config: StackConfig
+  db: Db
+  logger: Logger
+  gateway: Gateway
+  facilitatorFor: (caip2: string, offer: NonNullable<DesiredOffer['offer']>) => FacilitatorObservation
+  devChain: DevChainInfo | undefined
+  setCatalog: (c: CatalogEntry[]) => void
+  opts: DaemonOptions
+}
+
+const NO_OBSERVATIONS = new Map<string, never>()
+
+/** The reconcile loop proper: desired state from the files, observations, one pass at a time. */
+function createCore({ paths, config, db, logger, gateway, facilitatorFor, devChain, setCatalog, opts }: CoreDeps) {
+  const scanner = createOfferScanner(paths)
+  const store: StatusStore = createStatusStore(db)
+  const desiredOf = new WeakMap<OfferFileRecord, DesiredOffer>()
+  let records: OfferFileRecord[] = []
+  let statuses = new Map<string, OfferStatus>()
+  let routesFingerprint: string | undefined
+  let catalogKeys = ''
+  let ready = false
+  let closed = false
+  let watcher: OfferWatcher | undefined
+  let resync: NodeJS.Timeout | undefined
+
+  const prober: HealthProber = createHealthProber({ intervalMs: opts.healthIntervalMs ?? 5000, onChange: debounce(() => trigger(), 20) })
+  const runner = createSerialRunner<PassOptions>(async (o) => {
+    if (closed) return
+    try {
+      scan()
+      // Explicit passes (POST /reconcile) wait for the probes of new offers (each is capped at 2 s).
+      if (o.awaitProbes) await prober.settled()
+      reconcilePass()
+    } catch (err) {
+      logger.error('Failed to reconcile offers', { error: err })
+      throw err
+    }
+  }, (a, b) => ({ awaitProbes: a.awaitProbes || b.awaitProbes }))
+  const trigger = (): void => { runner.run({ awaitProbes: false }).catch(() => { /* logged by the pass */ }) }
+
+  function scan(): void {
+    const scan = scanner.scan()
+    records = scan.records
+    if (!scan.changed.size && !scan.removed.length) return
+    const targets = new Map<string, string>()
+    for (const r of records) {
+      const up = r.offer?.spec.upstream
+      if (up) targets.set(r.key, healthUrl(up.url, up.healthPath))
+    }
+    prober.setTargets(targets)
+    prober.reprobe(scan.changed)
+    if (ready) logger.info('Detected offer file changes', { changed: [...scan.changed].slice(0, 20), removed: scan.removed.slice(0, 20) })
+  }
+
+  function reconcilePass(): void {
+    const t0 = performance.now()
+    const createdAt = store.firstSeen(records.map((r) => ({ key: r.key, seenAt: r.mtimeMs || Date.now() })))
+    const desired = records.map((r) => {
+      let d = desiredOf.get(r)
+      if (!d) {
+        const base = { key: r.key, namespace: r.namespace, name: r.name, file: r.file, createdAt: createdAt.get(r.key) ?? Date.now(), generation: r.generation }
+        d = r.offer ? { ...base, offer: r.offer } : { ...base, problem: r.problem }
+        desiredOf.set(r, d)
+      }
+      return d
+    })
+    const now = Date.now()
+    const result = reconcile(desired, {
+      now,
+      health: prober.observations(),
+      model: NO_OBSERVATIONS,
+      facilitatorFor,
+      registration: NO_OBSERVATIONS,
+      previous: store.previous(),
+    })
+    const changed = store.save(result.statuses, new Date(now).toISOString())
+    statuses = result.statuses
+
+    const generation = new Map(desired.map((d) => [d.key, d.generation]))
+    const fp = routeFingerprint(result.routes, generation)
+    if (fp !== routesFingerprint) {
+      gateway.setRoutes(result.routes)
+      routesFingerprint = fp
+    }
+    const keys = result.catalog.map((e) => `${e.key}@${generation.get(e.key)}`).join('\n')
+    if (!ready || keys !== catalogKeys || changed.some((k) => statuses.get(k)?.operationallyReady)) {
+      setCatalog(result.catalog)
+      catalogKeys = keys
+    }
+    const problems = desired.filter((d) => d.problem).length
+    if (!ready || changed.length) {
+      logger.info('Reconciled offers', {
+        offers: desired.length, routes: result.routes.length, published: result.catalog.length, problems,
+        changed: changed.length, ms: Math.round(performance.now() - t0),
+      })
+    }
+    ready = true
+  }
+
+  return {
+    ready: () => ready,
+    pass: (o: PassOptions) => runner.run(o),
+    offer: (key: string) => statuses.get(key),
+    async start() {
+      // First pass: health Unknown for every offer (routes answer 503 until their probe succeeds), no per-offer waits.
+      await runner.run({ awaitProbes: false })
+      watcher = watchOffers(paths.offersDir, trigger)
+      resync = setInterval(trigger, opts.resyncIntervalMs ?? 10_000)
+      resync.unref()
+    },
+    report(withOffers: boolean): Pick<DaemonStatus, 'offers' | 'problems' | 'facilitators'> {
+      const problems = records.filter((r) => r.problem).map((r) => ({ file: r.problem!.file, line: r.problem!.line, message: r.problem!.message }))
+      const networks = new Map<string, string | undefined>()
+      for (const r of records) {
+        const chain = r.offer && findChain(r.offer.spec.payment.network)
+        if (chain && !networks.has(chain.name)) networks.set(chain.name, facilitatorUrlFor(config, chain.caip2, undefined, devChain))
+      }
+      const facilitators = [...networks].map(([network, url]) => ({ network, url: url ?? '', ...(url ? {} : { detail: 'no facilitator configured' }) }))
+      return { ...(withOffers ? { offers: [...statuses.values()] } : {}), problems, facilitators }
+    },
+    async close() {
+      closed = true
+      watcher?.close()
+      if (resync) clearInterval(resync)
+      prober.stop()
+      await runner.idle()
+    },
+  }
+}
+
+function routeFingerprint(routes: RouteEntry[], generation: ReadonlyMap<string, string>): string {
+  return routes.map((r) => `${r.key}|${r.path}|${r.state}|${r.draining}|${generation.get(r.key)}`).join('\n')
+}
+
+function debounce(fn: () => void, ms: number): () => void {
+  let t: NodeJS.Timeout | undefined
+  return () => {
+    if (t) return
+    t = setTimeout(() => { t = undefined; fn() }, ms)
+    t.unref()
+  }
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve())
+    server.closeAllConnections()
+  })
+}
