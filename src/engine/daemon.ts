@@ -11,9 +11,9 @@ import { readFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import type { DaemonStatus } from './api.ts'
 import { createGateway, type Gateway } from '../gateway/createGateway.ts'
-import { findChain } from '../offer/networks.ts'
+import { createPayments, type Payments } from '../payments/createPayments.ts'
 import { reconcile } from '../reconciler/reconcile.ts'
-import type { CatalogEntry, DesiredOffer, FacilitatorObservation, OfferStatus, RouteEntry } from '../reconciler/types.ts'
+import type { CatalogEntry, DesiredOffer, OfferStatus, RouteEntry } from '../reconciler/types.ts'
 import { ensureDir } from '../state/atomicWrite.ts'
 import { openDatabase, type Db } from '../state/db.ts'
 import type { HomePaths } from '../state/home.ts'
@@ -23,14 +23,13 @@ import { baseUrl, readStackConfig, type StackConfig } from '../state/stackConfig
 import { createStatusStore, type StatusStore } from '../state/statusStore.ts'
 import { createStorefrontHandler } from '../storefront/createStorefrontHandler.ts'
 import { renderPaymentPage } from '../storefront/renderPaymentPage.ts'
-import { configuredFacilitatorFor, facilitatorUrlFor } from './configuredFacilitators.ts'
 import { controlSocketPath, listenControlSocket, probeControlSocket, removeStaleSocket, type ControlReply } from './controlSocket.ts'
 import { isProcessAlive, readDaemonRecord, removeDaemonRecord, writeDaemonRecord } from './daemonRecord.ts'
 import { DaemonAlreadyRunningError } from './errors.ts'
 import { createHealthProber, healthUrl, type HealthProber } from './healthProber.ts'
 import { createLogger, type Logger } from './log.ts'
 import { watchOffers, type OfferWatcher } from './offerWatcher.ts'
-import { loadOptional, type DevChainInfo, type DevChainModule, type Payments, type PaymentsModule } from './optionalModules.ts'
+import { loadOptional, type DevChainInfo, type DevChainModule } from './optionalModules.ts'
 import { createSerialRunner } from './serialRunner.ts'
 
 export const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
@@ -148,8 +147,8 @@ async function startRunning(
   let payments: Payments | undefined
   try {
     const devChain = await startDevChain(paths, config, logger)
-    payments = await startPayments(db, config, devChain, logger)
-    const facilitatorFor = payments?.facilitatorFor ?? configuredFacilitatorFor(config, devChain)
+    payments = createPayments({ db, config, devChain, log: logger })
+    await payments.start()
 
     let catalog: CatalogEntry[] = []
     let url = config.publicUrl ? baseUrl(config) : ''
@@ -160,14 +159,14 @@ async function startRunning(
       systemHandler: storefront,
       renderPaymentPage,
       log: (event, fields) => logger.info(event, fields),
-      ...(payments ? { paymentGate: payments.gate } : {}),
+      paymentGate: payments.gate,
     })
     const addr = await gateway.start()
     const listen = addr.host.includes(':') ? `[${addr.host}]:${addr.port}` : `${addr.host}:${addr.port}`
     if (!url) url = baseUrl({ ...config, listen })
     writeDaemonRecord(paths, { pid: process.pid, socket, listen, url, startedAt })
 
-    const core = createCore({ paths, config, db, logger, gateway, facilitatorFor, devChain, setCatalog: (c) => { catalog = c }, opts })
+    const core = createCore({ paths, db, logger, gateway, payments, setCatalog: (c) => { catalog = c }, opts })
     const running: Running = {
       api: undefined as unknown as Daemon,
       pass: core.pass,
@@ -175,6 +174,7 @@ async function startRunning(
       status: (offers) => ({
         running: true, pid: process.pid, listen, url, ready: core.ready() && gateway!.isReady(), startedAt, version: VERSION,
         ...core.report(offers),
+        facilitators: payments!.facilitators(),
         devChain: devChain ? { rpcUrl: devChain.rpcUrl, chainId: devChain.chainId } : undefined,
       }),
       stop: undefined as unknown as (reason: string) => Promise<void>,
@@ -190,7 +190,7 @@ async function startRunning(
         if (opts.handleSignals) { process.off('SIGTERM', onSignal); process.off('SIGINT', onSignal) }
         await core.close()
         await gateway!.stop(graceMs)
-        await payments?.stop()
+        await payments!.stop()
         db.close()
         removeDaemonRecord(paths)
         await closeServer(control)
@@ -234,25 +234,12 @@ async function startDevChain(paths: HomePaths, config: StackConfig, logger: Logg
   return info
 }
 
-async function startPayments(db: Db, config: StackConfig, devChain: DevChainInfo | undefined, logger: Logger): Promise<Payments | undefined> {
-  const mod = await loadOptional<PaymentsModule>('payments/createPayments.ts')
-  if (!mod) {
-    logger.warn('Skipped payments: this build cannot settle payments yet; paid requests with a payment answer 503')
-    return undefined
-  }
-  const payments = await mod.createPayments({ db, config, devChain, log: logger })
-  await payments.start()
-  return payments
-}
-
 type CoreDeps = {
   paths: HomePaths
-  config: StackConfig
   db: Db
   logger: Logger
   gateway: Gateway
-  facilitatorFor: (caip2: string, offer: NonNullable<DesiredOffer['offer']>) => FacilitatorObservation
-  devChain: DevChainInfo | undefined
+  payments: Payments
   setCatalog: (c: CatalogEntry[]) => void
   opts: DaemonOptions
 }
@@ -260,7 +247,7 @@ type CoreDeps = {
 const NO_OBSERVATIONS = new Map<string, never>()
 
 /** The reconcile loop proper: desired state from the files, observations, one pass at a time. */
-function createCore({ paths, config, db, logger, gateway, facilitatorFor, devChain, setCatalog, opts }: CoreDeps) {
+function createCore({ paths, db, logger, gateway, payments, setCatalog, opts }: CoreDeps) {
   const scanner = createOfferScanner(paths)
   const store: StatusStore = createStatusStore(db)
   const desiredOf = new WeakMap<OfferFileRecord, DesiredOffer>()
@@ -319,7 +306,7 @@ function createCore({ paths, config, db, logger, gateway, facilitatorFor, devCha
       now,
       health: prober.observations(),
       model: NO_OBSERVATIONS,
-      facilitatorFor,
+      facilitatorFor: payments.facilitatorFor,
       registration: NO_OBSERVATIONS,
       previous: store.previous(),
     })
@@ -358,15 +345,9 @@ function createCore({ paths, config, db, logger, gateway, facilitatorFor, devCha
       resync = setInterval(trigger, opts.resyncIntervalMs ?? 10_000)
       resync.unref()
     },
-    report(withOffers: boolean): Pick<DaemonStatus, 'offers' | 'problems' | 'facilitators'> {
+    report(withOffers: boolean): Pick<DaemonStatus, 'offers' | 'problems'> {
       const problems = records.filter((r) => r.problem).map((r) => ({ file: r.problem!.file, line: r.problem!.line, message: r.problem!.message }))
-      const networks = new Map<string, string | undefined>()
-      for (const r of records) {
-        const chain = r.offer && findChain(r.offer.spec.payment.network)
-        if (chain && !networks.has(chain.name)) networks.set(chain.name, facilitatorUrlFor(config, chain.caip2, undefined, devChain))
-      }
-      const facilitators = [...networks].map(([network, url]) => ({ network, url: url ?? '', ...(url ? {} : { detail: 'no facilitator configured' }) }))
-      return { ...(withOffers ? { offers: [...statuses.values()] } : {}), problems, facilitators }
+      return { ...(withOffers ? { offers: [...statuses.values()] } : {}), problems }
     },
     async close() {
       closed = true

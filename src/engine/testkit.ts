@@ -14,10 +14,16 @@ import { StackConfig, writeStackConfig } from '../state/stackConfig.ts'
 
 export const PAY_TO = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8'
 
+/**
+ * A facilitator URL on loopback where nothing listens: offers get PaymentGateReady (an unreachable facilitator
+ * does not unpublish routes) and no test ever reaches for the public testnet facilitator.
+ */
+export const UNREACHABLE_FACILITATOR = 'http://127.0.0.1:9/facilitator'
+
 export function tempHome(prefix = 'vend-engine-'): { paths: HomePaths; cleanup: () => void } {
   const root = mkdtempSync(join(tmpdir(), prefix))
   const paths = homePaths(root)
-  writeStackConfig(paths, StackConfig.parse({ listen: '127.0.0.1:0' }))
+  writeStackConfig(paths, StackConfig.parse({ listen: '127.0.0.1:0', facilitators: [{ network: '*', url: UNREACHABLE_FACILITATOR }] }))
   return { paths, cleanup: () => rmSync(root, { recursive: true, force: true }) }
 }
 
