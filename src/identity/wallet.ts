@@ -76,12 +76,16 @@ export function parsePrivateKey(value: string): Hex {
   return hex as Hex
 }
 
+/** Refuse to replace an existing keystore (checked before asking for a passphrase). */
+export function assertNoWallet(paths: HomePaths): void {
+  if (!existsSync(paths.keystore)) return
+  throw new WalletExistsError(`A wallet already exists at ${paths.keystore} (${walletAddress(paths) ?? 'unreadable address'}).`, {
+    hint: 'Use it as it is (`vend wallet show`), or move the file away first if you really mean to replace it (back it up: it holds the stack\'s key).',
+  })
+}
+
 async function writeKeystore(paths: HomePaths, key: Hex, password: string, options: KeystoreOptions): Promise<WalletInfo> {
-  if (existsSync(paths.keystore)) {
-    throw new WalletExistsError(`A wallet already exists at ${paths.keystore} (${walletAddress(paths) ?? 'unreadable address'}).`, {
-      hint: 'Use it as it is, or move the file away first if you really mean to replace it (back it up: it holds the stack\'s key).',
-    })
-  }
+  assertNoWallet(paths)
   if (!password) throw new InvalidInputError('The wallet passphrase is empty.', { hint: 'Choose a non-empty passphrase.' })
   const account = privateKeyToAccount(key)
   const json = await encryptKeystoreJson({ address: account.address, privateKey: key }, password, {
