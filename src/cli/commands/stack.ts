@@ -120,9 +120,8 @@ Examples:
   program.command('serve')
     .description('Run the stack daemon in the foreground (what `stack up` starts in the background).')
     .action(async () => {
-      const spec = '../../engine/daemon.ts'
-      const { runDaemon } = (await import(spec)) as { runDaemon: (paths: HomePaths, opts: Record<string, unknown>) => Promise<unknown> }
-      await runDaemon(ctx.paths(), {})
+      const { runDaemon } = await import('../../engine/daemon.ts')
+      await runDaemon(ctx.paths())
     })
 }
 
