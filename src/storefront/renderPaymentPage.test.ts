@@ -1,24 +1,14 @@
 import { test, after, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { decodePaymentRequiredHeader } from '@x402/core/http'
-import { createGateway, type Gateway } from '../gateway/createGateway.ts'
-import { createStorefrontHandler } from './createStorefrontHandler.ts'
+import type { Gateway } from '../gateway/createGateway.ts'
 import { renderPaymentPage } from './renderPaymentPage.ts'
-import { FULL, PAY_TO, reconcileFixtures, WEATHER } from './testing/catalog.ts'
+import { FULL, PAY_TO, reconcileFixtures, startGatewayWithStorefront, WEATHER } from './testing/catalog.ts'
 
 let gw: Gateway
 let base: string
 before(async () => {
-  const { catalog, routes } = reconcileFixtures(FULL)
-  gw = createGateway({
-    listen: '127.0.0.1:0',
-    baseUrl: () => base,
-    systemHandler: createStorefrontHandler({ getCatalog: () => catalog, baseUrl: () => base }),
-    renderPaymentPage,
-  })
-  const { port } = await gw.start()
-  base = `http://127.0.0.1:${port}`
-  gw.setRoutes(routes)
+  ({ base, gateway: gw } = await startGatewayWithStorefront(FULL))
 })
 after(() => gw.stop(100))
 
@@ -62,7 +52,7 @@ test('the 402 page of a 12.5 USDC route and of an inference offer', async () => 
   const amount = decodePaymentRequiredHeader(llm.headers.get('payment-required')!).accepts[0]!.amount
   assert.equal(amount, '1280') // 1.25 USDC per MTok x 1024 max tokens, rounded up
   assert.ok(html.includes('<div class="amount">0.00128 USDC</div>'))
-  assert.ok(html.includes('1.25 USDC/MTok for up to 1024 tokens'))
+  assert.ok(html.includes('per request (1.25 USDC/MTok × up to 1024 tokens)'))
   assert.ok(html.includes(`vend pay -X POST -H &#39;content-type: application/json&#39; -d &#39;{&quot;model&quot;:&quot;qwen3:0.6b&quot;`))
   assert.ok(html.includes(`${base}/services/qwen/v1/chat/completions</code>`))
 })

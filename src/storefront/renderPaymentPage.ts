@@ -20,7 +20,7 @@ function clientSnippet(url: string, network: string, model: string | undefined):
     "import { ExactEvmScheme } from '@x402/evm/exact/client'",
     "import { privateKeyToAccount } from 'viem/accounts'",
     '',
-    `const client = new x402Client().register('${network}', new ExactEvmScheme(privateKeyToAccount(process.env.PRIVATE_KEY)))`,
+    `const client = new x402Client().register(${JSON.stringify(network)}, new ExactEvmScheme(privateKeyToAccount(process.env.PRIVATE_KEY)))`,
     'const payFetch = wrapFetchWithPayment(fetch, client)',
     `const res = await payFetch(${JSON.stringify(url)}${init})`,
     "console.log(res.status, await res.text(), res.headers.get('PAYMENT-RESPONSE'))",
@@ -49,7 +49,7 @@ export function renderPaymentPage(info: PaymentPageInfo): string {
   const callUrl = inference ? chatUrl(resourceUrl, resolved.path) : resourceUrl
   const target = { method, url: callUrl, type: resolved.offer.spec.type, model: resolved.offer.spec.model?.name }
   const unitNote = perMTok
-    ? `per request, the most a request can cost: ${e(toPriceView(resolved.price, asset).label)} for up to ${resolved.offer.spec.model?.maxTokens ?? 1024} tokens`
+    ? `per request (${e(toPriceView(resolved.price, asset).label)} × up to ${resolved.offer.spec.model?.maxTokens ?? 1024} tokens)`
     : 'per request'
   const facts: [string, string][] = [
     ['Service', `${e(name)} <span class="muted">(${e(info.offerKey)})</span>`],
@@ -69,13 +69,14 @@ export function renderPaymentPage(info: PaymentPageInfo): string {
 ${snippet('pay-vend', 'With the Vend CLI (signs the payment, prints the response and the receipt)', vendPayExample(target))}
 ${snippet('pay-curl', 'See the challenge: HTTP 402 with the PAYMENT-REQUIRED header (base64 JSON)', curlExample(target))}
 ${snippet('pay-js', 'From code with an x402 client (@x402/fetch)', clientSnippet(callUrl, accept?.network ?? chain.caip2, inference ? target.model ?? '' : undefined))}
-<p class="muted">Any x402 client works: sign an EIP-3009 authorisation for exactly ${e(accept?.amount ?? atomic.toString())} atomic units and retry with the <code>PAYMENT-SIGNATURE</code> (x402 v2) or <code>X-PAYMENT</code> (x402 v1) header.</p>
+<p class="muted">Any x402 client works: sign an EIP-3009 authorisation for exactly <code>${e(accept?.amount ?? atomic.toString())}</code> (the amount in the token's smallest unit) and retry with the <code>PAYMENT-SIGNATURE</code> (x402 v2) or <code>X-PAYMENT</code> (x402 v1) header.</p>
 </article></div>`
   return page({
     title: `Payment required: ${name} — ${amount}`,
     description: `${name}: ${amount} per request via x402.`,
-    header: `<header class="top"><div class="wrap"><h1>Payment required</h1><p>This resource is paid per request with x402 stablecoin micropayments.</p><nav><a href="/">All services</a><a href="/skill.md">skill.md</a><a href="/openapi.json">OpenAPI</a></nav></div></header>`,
+    header: `<header class="top narrow"><div class="wrap"><h1>Payment required</h1><p>This resource is paid per request with x402 stablecoin micropayments.</p><nav><a href="/">All services</a><a href="/skill.md">skill.md</a><a href="/openapi.json">OpenAPI</a></nav></div></header>`,
     body,
     footer: 'Served by Vend.',
+    narrow: true,
   })
 }

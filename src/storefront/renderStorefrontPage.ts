@@ -17,8 +17,8 @@ function badges(v: ServiceView): string {
 
 function routesTable(v: ServiceView): string {
   if (!v.explicitRoutes) return ''
-  const rows = v.operations.map((o) => `<tr><td><code>${e(o.method)}</code></td><td><code>${e(o.wildcard ? `${o.url}*` : o.url)}</code></td><td>${o.gate === 'paid' ? e(o.price.label) : 'free'}</td><td>${e(o.summary ?? '')}</td></tr>`)
-  return `<h3>Routes</h3><table class="routes"><thead><tr><th>Method</th><th>URL</th><th>Price</th><th></th></tr></thead><tbody>${rows.join('')}</tbody></table>`
+  const rows = v.operations.map((o) => `<tr><td><code>${e(o.method)}</code></td><td><code>${e(o.path)}</code></td><td>${o.gate === 'paid' ? e(o.price.label) : 'free'}</td><td>${e(o.summary ?? '')}</td></tr>`)
+  return `<h3>Routes</h3><div class="scroll"><table class="routes"><thead><tr><th>Method</th><th>Path</th><th>Price</th><th>Description</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`
 }
 
 function card(v: ServiceView, i: number): string {

@@ -2,8 +2,11 @@
  * Test fixtures: real offers (parsed and resolved) run through the real reconciler, so the storefront tests
  * see the catalog exactly as the engine hands it over.
  */
+import { createGateway, type Gateway } from '../../gateway/createGateway.ts'
 import { parseOfferDocuments } from '../../offer/parseOffers.ts'
 import { reconcile } from '../../reconciler/reconcile.ts'
+import { createStorefrontHandler } from '../createStorefrontHandler.ts'
+import { renderPaymentPage } from '../renderPaymentPage.ts'
 import type { CatalogEntry, RouteEntry, DesiredOffer, HealthObservation, ModelObservation, Observations, RegistrationObservation } from '../../reconciler/types.ts'
 
 export const PAY_TO = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8'
@@ -94,3 +97,19 @@ export function catalogOf(texts: readonly string[]): CatalogEntry[] {
 }
 
 export const FULL = [WEATHER, REPORTS, LLM, TOKEN18, UNREADY]
+
+/** A real gateway on 127.0.0.1:0 serving these offers, with the storefront as its system handler and the HTML 402 page. */
+export async function startGatewayWithStorefront(texts: readonly string[]): Promise<{ base: string; gateway: Gateway }> {
+  const { catalog, routes } = reconcileFixtures(texts)
+  let base = ''
+  const gateway = createGateway({
+    listen: '127.0.0.1:0',
+    baseUrl: () => base,
+    systemHandler: createStorefrontHandler({ getCatalog: () => catalog, baseUrl: () => base }),
+    renderPaymentPage,
+  })
+  const { port } = await gateway.start()
+  base = `http://127.0.0.1:${port}`
+  gateway.setRoutes(routes)
+  return { base, gateway }
+}
