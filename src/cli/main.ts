@@ -11,9 +11,10 @@ import * as get from './commands/get.ts'
 import * as sell from './commands/sell.ts'
 import * as stack from './commands/stack.ts'
 import * as version from './commands/version.ts'
+import * as wallet from './commands/wallet.ts'
 
 /** Registration order matters only for modules that extend another's group (e.g. `sell earnings`). */
-const MODULES: CommandModule[] = [sell, apply, get, stack, version]
+const MODULES: CommandModule[] = [sell, apply, get, stack, wallet, version]
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('vend')
