@@ -41,15 +41,28 @@ function refuse(ctx: PaidContext, r: Refusal): void {
   }
 }
 
-async function readAll(body: Readable, max: number): Promise<Buffer | undefined> {
+/**
+ * Read a body up to `max` bytes. `complete` false: the body is longer; `rest` then yields what was read and the
+ * remainder, so it can still be streamed.
+ */
+async function readUpTo(body: Readable, max: number): Promise<{ complete: true; data: Buffer } | { complete: false; rest: Readable }> {
+  const it = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>
   const chunks: Buffer[] = []
   let size = 0
-  for await (const c of body) {
-    size += (c as Buffer).length
-    if (size > max) { body.destroy(); return undefined }
-    chunks.push(c as Buffer)
+  for (;;) {
+    const { value, done } = await it.next()
+    if (done) return { complete: true, data: Buffer.concat(chunks) }
+    chunks.push(value)
+    size += value.length
+    if (size > max) {
+      const rest = Readable.from((async function* () {
+        yield* chunks
+        for (let r = await it.next(); !r.done; r = await it.next()) yield r.value
+      })())
+      rest.once('close', () => body.destroy())
+      return { complete: false, rest }
+    }
   }
-  return Buffer.concat(chunks)
 }
 
 export function createPaymentGate(opts: PaymentGateOptions): PaymentGate {
@@ -118,24 +131,24 @@ export function createPaymentGate(opts: PaymentGateOptions): PaymentGate {
         return
       }
 
-      const type = String(up.headers['content-type'] ?? '')
-      const length = Number(up.headers['content-length'] ?? NaN)
-      if (type.includes('text/event-stream') || !(length <= maxBuffered)) {
-        await streamed(ctx, up, p, fac, id, optimistic, type.includes('text/event-stream'))
+      const sse = String(up.headers['content-type'] ?? '').includes('text/event-stream')
+      if (sse || Number(up.headers['content-length'] ?? 0) > maxBuffered) {
+        await streamed(ctx, up, p, fac, id, optimistic, sse)
         return
       }
-
-      let body: Buffer | undefined
+      let read
       try {
-        body = await readAll(up.body, maxBuffered)
+        read = await readUpTo(up.body, maxBuffered)
       } catch {
-        body = undefined
-      }
-      if (!body) {
         await ledger.markNotCharged(id, 'upstream_body_error')
         ctx.sendUpstreamError(new UpstreamError('connect', ctx.route.offer.key))
         return
       }
+      if (!read.complete) {
+        await streamed(ctx, { ...up, body: read.rest }, p, fac, id, optimistic, false)
+        return
+      }
+      const body = read.data
       if (ctx.res.destroyed) { await ledger.markNotCharged(id, 'client_gone'); return }
       const replay = { ...up, body: Readable.from([body]) }
       if (optimistic) {

@@ -63,6 +63,7 @@ export function createFacilitatorRegistry(opts: RegistryOptions): FacilitatorReg
       const entry = config.facilitators.find((e) => e.url.replace(/\/+$/, '') === key)
       f = createRemoteFacilitator({ url: key, headers: entry?.headers, ...(opts.env ? { env: opts.env } : {}) })
       remotes.set(key, f)
+      void f.refresh()
     }
     return f
   }

@@ -1,0 +1,131 @@
+/**
+ * Test helper: a paid stack in one process (ledger in a temp SQLite file, createPayments, the real gateway, a
+ * scriptable upstream) and a buyer built on the official @x402/fetch client. For the payments e2e tests.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { encodePaymentSignatureHeader } from '@x402/core/http'
+import type { PaymentRequirements } from '@x402/core/types'
+import { authorizationTypes } from '@x402/evm'
+import { ExactEvmScheme } from '@x402/evm/exact/client'
+import { wrapFetchWithPayment, x402Client } from '@x402/fetch'
+import { toHex, type Hex } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { randomBytes } from 'node:crypto'
+import { routeEntry, startGateway, startServer, type OfferParams, type TestGateway, type TestServer } from '../gateway/testKit.ts'
+import { openDatabase, type Db } from '../state/db.ts'
+import { StackConfig } from '../state/stackConfig.ts'
+import { createPayments, type Payments } from './createPayments.ts'
+import type { PaymentRecord } from './ledger/types.ts'
+import type { PaymentsLog } from './settlement.ts'
+import type { TestChain } from './testChain.ts'
+
+const noisy = process.env.VEND_TEST_LOG === '1'
+const print = (level: string) => (msg: string, fields?: Record<string, unknown>) => { if (noisy) console.log(level, msg, JSON.stringify(fields)) }
+/** Silent unless VEND_TEST_LOG=1. */
+export const quietLog: PaymentsLog = { info: print('info'), warn: print('warn'), error: print('error') }
+
+export type Upstream = TestServer & { hits: Map<string, number> }
+
+/** An upstream whose handlers are chosen by path; counts hits per path. */
+export async function startUpstream(handlers: Record<string, (req: IncomingMessage, res: ServerResponse) => void>): Promise<Upstream> {
+  const hits = new Map<string, number>()
+  const srv = await startServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!
+    hits.set(path, (hits.get(path) ?? 0) + 1)
+    const h = handlers[path]
+    if (h) h(req, res)
+    else { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify({ ok: true, path })) }
+  })
+  return { ...srv, hits }
+}
+
+export type PaidStack = {
+  gateway: TestGateway
+  payments: Payments
+  db: Db
+  dir: string
+  /** Rows of the ledger, newest last. */
+  rows(): Promise<PaymentRecord[]>
+  stop(): Promise<void>
+}
+
+export async function startPaidStack(opts: {
+  chain: TestChain
+  offers: OfferParams[]
+  config?: Record<string, unknown>
+  localChain?: boolean
+}): Promise<PaidStack> {
+  const dir = mkdtempSync(join(tmpdir(), 'vend-pay-'))
+  const db = openDatabase(join(dir, 'vend.db'))
+  const { chain } = opts
+  const payments = createPayments({
+    db, config: StackConfig.parse(opts.config ?? {}), log: quietLog, queueIntervalMs: 100,
+    devChain: opts.localChain === false ? undefined : { rpcUrl: chain.rpcUrl, chainId: chain.chainId, caip2: chain.caip2, settler: chain.settler },
+  })
+  await payments.start()
+  const gateway = await startGateway({ paymentGate: payments.gate }, opts.offers.map(routeEntry))
+  return {
+    gateway, payments, db, dir,
+    rows: () => payments.ledger.list(),
+    async stop() {
+      await gateway.stop()
+      await payments.stop()
+      db.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** An offer paid in the test chain's USDC to its payTo account. */
+export function paidOffer(chain: TestChain, p: OfferParams & { upstreamUrl: string; network?: string; settlement?: 'onSuccess' | 'optimistic'; timeoutSeconds?: number; facilitator?: string }): OfferParams {
+  return {
+    ...p,
+    spec: {
+      upstream: { url: p.upstreamUrl, timeoutSeconds: p.timeoutSeconds ?? 30 },
+      payment: {
+        network: p.network ?? 'local', payTo: chain.payTo.address, price: { perRequest: p.price ?? '0.01' },
+        asset: { address: chain.usdc.address, decimals: 6, eip712Name: chain.usdc.name, eip712Version: chain.usdc.version },
+        ...(p.settlement ? { settlement: p.settlement } : {}), ...(p.facilitator ? { facilitator: p.facilitator } : {}),
+      },
+      ...p.spec,
+    },
+  }
+}
+
+/** fetch that pays with the official @x402/fetch 2.x client, allowing the test chain's USDC. */
+export function payingFetch(chain: TestChain, privateKey: Hex = chain.buyer.privateKey): typeof fetch {
+  const client = new x402Client()
+    .register('eip155:*', new ExactEvmScheme(privateKeyToAccount(privateKey)))
+    .setSpendControls({ allowedAssets: [{ network: chain.caip2 as `${string}:${string}`, asset: chain.usdc.address }] })
+  return wrapFetchWithPayment(fetch, client)
+}
+
+/** A v2 PAYMENT-SIGNATURE header signed by hand, for payments the official client would never make. */
+export async function signedHeader(chain: TestChain, req: PaymentRequirements, over: {
+  key?: Hex; from?: string; to?: string; value?: string; validAfter?: string; validBefore?: string; nonce?: Hex; accepted?: Partial<PaymentRequirements>
+} = {}): Promise<string> {
+  const account = privateKeyToAccount(over.key ?? chain.buyer.privateKey)
+  const now = Math.floor(Date.now() / 1000)
+  const auth = {
+    from: over.from ?? account.address, to: over.to ?? req.payTo, value: over.value ?? req.amount, validAfter: over.validAfter ?? '0',
+    validBefore: over.validBefore ?? String(now + 300), nonce: over.nonce ?? toHex(randomBytes(32)),
+  }
+  const signature = await account.signTypedData({
+    domain: { name: String(req.extra['name']), version: String(req.extra['version']), chainId: chain.chainId, verifyingContract: req.asset as Hex },
+    types: authorizationTypes, primaryType: 'TransferWithAuthorization',
+    message: { from: auth.from as Hex, to: auth.to as Hex, value: BigInt(auth.value), validAfter: BigInt(auth.validAfter), validBefore: BigInt(auth.validBefore), nonce: auth.nonce },
+  })
+  return encodePaymentSignatureHeader({ x402Version: 2, accepted: { ...req, ...over.accepted }, payload: { authorization: auth, signature } })
+}
+
+/** Wait until `fn` returns a truthy value (polling; the test runner's timeout bounds it). */
+export async function until<T>(fn: () => Promise<T | undefined | false>, everyMs = 25): Promise<T> {
+  for (;;) {
+    const v = await fn()
+    if (v) return v
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+}
