@@ -3,7 +3,7 @@
  * once however many offers share it, with a cap on concurrent probes. New or changed targets are probed at once,
  * all targets again every interval; a change of any result calls onChange (the daemon then reconciles).
  */
-import { request } from 'undici'
+import { Agent, request } from 'undici'
 import type { HealthObservation } from '../reconciler/types.ts'
 
 export type HealthProberOptions = {
@@ -37,6 +37,7 @@ export function createHealthProber({ timeoutMs = 2000, intervalMs = 5000, concur
   const running = new Set<Promise<void>>()
   let waiters: (() => void)[] = []
   let stopped = false
+  const agent = new Agent({ keepAliveTimeout: intervalMs * 2, connections: 2 })
 
   const enqueue = (url: string): void => {
     if (stopped || queued.has(url)) return
@@ -49,7 +50,7 @@ export function createHealthProber({ timeoutMs = 2000, intervalMs = 5000, concur
     while (running.size < concurrency && queue.length) {
       const url = queue.shift()!
       queued.delete(url)
-      const p: Promise<void> = probe(url, timeoutMs).then((obs) => {
+      const p: Promise<void> = probe(agent, url, timeoutMs).then((obs) => {
         running.delete(p)
         const flipped = changed(results.get(url), obs)
         results.set(url, obs)
@@ -99,6 +100,7 @@ export function createHealthProber({ timeoutMs = 2000, intervalMs = 5000, concur
       queue.length = 0
       queued.clear()
       pump()
+      void agent.close()
     },
   }
 }
@@ -107,10 +109,10 @@ function changed(a: HealthObservation | undefined, b: HealthObservation): boolea
   return !a || a.healthy !== b.healthy || a.status !== b.status || a.error !== b.error
 }
 
-async function probe(url: string, timeoutMs: number): Promise<HealthObservation> {
+async function probe(agent: Agent, url: string, timeoutMs: number): Promise<HealthObservation> {
   const checkedAt = Date.now()
   try {
-    const res = await request(url, { method: 'GET', signal: AbortSignal.timeout(timeoutMs), headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
+    const res = await request(url, { dispatcher: agent, method: 'GET', signal: AbortSignal.timeout(timeoutMs), headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
     await res.body.dump()
     const ok = res.statusCode >= 200 && res.statusCode < 300
     return { healthy: ok, checkedAt, status: res.statusCode }
