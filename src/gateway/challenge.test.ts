@@ -39,7 +39,7 @@ test('402 JSON body is v1-shaped so x402 v1 clients can pay', async () => {
     assert.equal(typeof body.error, 'string')
     assert.deepEqual(body.accepts, [{
       scheme: 'exact', network: 'base-sepolia', maxAmountRequired: '250000', resource: `${g.url}/services/w?q=1`,
-      description: 'Weather data', mimeType: 'application/json', outputSchema: null,
+      description: 'Weather data', mimeType: 'application/json', outputSchema: {},
       payTo: '0x1111111111111111111111111111111111111111', maxTimeoutSeconds: 300,
       asset: '0x036CbD53842c5426634e7929541eC2318f3dCF7e', extra: { name: 'USDC', version: '2' },
     }])

@@ -12,8 +12,8 @@ import type { ResolvedOffer, ResolvedPrice, ResolvedRoute } from '../offer/resol
 
 export const DEFAULT_CHALLENGE_ERROR = 'Payment required'
 
-/** A v1 accepts entry as it goes on the wire (v1 network names are not CAIP-2; outputSchema is null). */
-export type V1Requirements = Omit<PaymentRequirementsV1, 'network' | 'outputSchema'> & { network: string; outputSchema: null }
+/** A v1 accepts entry as it goes on the wire (v1 network names are not CAIP-2; outputSchema is {}: x402-fetch 1.x rejects null). */
+export type V1Requirements = Omit<PaymentRequirementsV1, 'network' | 'outputSchema'> & { network: string; outputSchema: Record<string, never> }
 
 export type Challenge = {
   /** v2 accepts entries (no resource: v2 keeps it at the top level). */
@@ -73,7 +73,7 @@ export function compileChallenge(resolved: ResolvedOffer, route: ResolvedRoute |
 function v1Accepts(accepts: PaymentRequirements[], url: string, description: string, mimeType: string, chainId: number): V1Requirements[] {
   return accepts.map((a) => ({
     scheme: a.scheme, network: v1NetworkName(chainId, a.network), maxAmountRequired: a.amount,
-    resource: url, description, mimeType, outputSchema: null, payTo: a.payTo,
+    resource: url, description, mimeType, outputSchema: {}, payTo: a.payTo,
     maxTimeoutSeconds: a.maxTimeoutSeconds, asset: a.asset, extra: a.extra,
   }))
 }
