@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { homePaths } from '../state/home.ts'
 import { readPassphrase } from './passphrase.ts'
-import { createWallet, exportPrivateKey, importWallet, loadWallet, walletAddress } from './wallet.ts'
+import { createWallet, exportPrivateKey, importWallet, loadWallet, stackSigner, walletAddress } from './wallet.ts'
 import { DEV_KEYS } from './testing/registryChain.ts'
 
 const FAST = { scryptN: 1024 }
@@ -84,4 +84,20 @@ test('passphrase: --password-file, then VEND_WALLET_PASSWORD, then the prompt; n
     return true
   })
   await assert.rejects(readPassphrase({ env: {}, passwordFile: join(dir, 'missing'), canPrompt: false }), /Cannot read the password file/)
+})
+
+test('stackSigner: dev mode creates the wallet from VEND_WALLET_PASSWORD once, then unlocks the same one; without a passphrase it says what to set', async (t) => {
+  const paths = home(t)
+  const none = await stackSigner(paths, {}, { ...FAST, createIfMissing: true })
+  assert.equal(none.account, undefined)
+  assert.match(!none.account ? none.reason : '', /VEND_WALLET_PASSWORD/)
+  assert.equal(walletAddress(paths), undefined)
+  assert.match((await stackSigner(paths, { VEND_WALLET_PASSWORD: 'pw' }, FAST) as { reason: string }).reason, /vend wallet create/)
+
+  const first = await stackSigner(paths, { VEND_WALLET_PASSWORD: 'pw' }, { ...FAST, createIfMissing: true })
+  assert.ok(first.account && first.created)
+  const second = await stackSigner(paths, { VEND_WALLET_PASSWORD: 'pw' }, { ...FAST, createIfMissing: true })
+  assert.ok(second.account && !second.created)
+  assert.equal(second.account.address, first.account.address)
+  assert.equal(walletAddress(paths), first.account.address)
 })

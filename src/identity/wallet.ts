@@ -136,3 +136,21 @@ export function requireWallet(paths: HomePaths): Address {
   if (!address) throw missing(paths)
   return address
 }
+
+export type StackSigner = { account: LocalAccount; created: boolean } | { account: undefined; reason: string }
+
+/**
+ * The daemon's signer (never prompts): the wallet unlocked with VEND_WALLET_PASSWORD. With `createIfMissing`
+ * (dev mode) a missing wallet is created with that passphrase. Without a wallet or a passphrase the result says
+ * why, and registration stays pending.
+ */
+export async function stackSigner(paths: HomePaths, env: NodeJS.ProcessEnv, opts: KeystoreOptions & { createIfMissing?: boolean } = {}): Promise<StackSigner> {
+  const password = env.VEND_WALLET_PASSWORD
+  const exists = walletAddress(paths) !== undefined
+  if (!exists && !opts.createIfMissing) return { account: undefined, reason: 'The stack has no wallet; create one with `vend wallet create`.' }
+  if (!password) {
+    return { account: undefined, reason: `Set VEND_WALLET_PASSWORD for the daemon so it can ${exists ? 'unlock' : 'create'} the stack wallet.` }
+  }
+  if (!exists) await createWallet(paths, password, opts)
+  return { account: await loadWallet(paths, password), created: !exists }
+}
