@@ -4,10 +4,13 @@
  *
  * Documents are rendered lazily and cached per catalog identity: the engine swaps the catalog array
  * atomically, so a new array reference (or a new base URL / display name) is the only reason to re-render.
- * Every response has a strong ETag (304 on If-None-Match), a short public Cache-Control and open CORS.
+ * Every response has a strong ETag (304 on If-None-Match), a short public Cache-Control and open CORS; large
+ * documents are gzipped once per document for clients that accept it.
  */
 import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { promisify } from 'node:util'
+import { gzip } from 'node:zlib'
 import type { CatalogEntry } from '../reconciler/types.ts'
 import { renderDiscoveryResources, toDiscoveryItems, type DiscoveryItem } from './discoveryResources.ts'
 import { PAGE_CSP } from './html.ts'
@@ -32,7 +35,7 @@ export type StorefrontOptions = {
 
 export type StorefrontHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>
 
-type Doc = { body: Buffer; etag: string; contentType: string; html: boolean }
+type Doc = { body: Buffer; etag: string; contentType: string; html: boolean; gzipped?: Promise<Buffer> }
 
 type Snapshot = {
   catalog: CatalogEntry[]
@@ -47,6 +50,9 @@ type Snapshot = {
 const JSON_TYPE = 'application/json; charset=utf-8'
 const CACHE_CONTROL = 'public, max-age=30'
 const EXPOSE = 'PAYMENT-REQUIRED, PAYMENT-RESPONSE, X-PAYMENT-RESPONSE'
+/** Bodies at least this large go out gzipped to clients that accept it (compressed once per document, off the event loop). */
+const GZIP_MIN_BYTES = 1024
+const gzipAsync = promisify(gzip)
 export const STOREFRONT_PATHS = ['/', '/api/services.json', '/skill.md', '/.well-known/x402', '/openapi.json', '/discovery/resources', '/.well-known/agent-registration.json'] as const
 
 const RENDERERS: Record<string, { contentType: string; render: (s: Snapshot) => string }> = {
@@ -70,12 +76,18 @@ function corsHeaders(): Record<string, string> {
   }
 }
 
+/** If-None-Match matches either representation of the document (identity or gzip). */
 function etagMatches(header: string | undefined, etag: string): boolean {
   if (!header) return false
-  return header.split(',').some((t) => { const v = t.trim().replace(/^W\//, ''); return v === '*' || v === etag })
+  const base = etag.replace(/-gz"$/, '"')
+  return header.split(',').some((t) => { const v = t.trim().replace(/^W\//, '').replace(/-gz"$/, '"'); return v === '*' || v === base })
 }
 
-function send(req: IncomingMessage, res: ServerResponse, status: number, doc: Doc): void {
+function acceptsGzip(req: IncomingMessage): boolean {
+  return /\bgzip\b/.test(req.headers['accept-encoding'] ?? '')
+}
+
+async function send(req: IncomingMessage, res: ServerResponse, status: number, doc: Doc): Promise<void> {
   const headers: Record<string, string | number> = {
     ...corsHeaders(),
     'content-type': doc.contentType,
@@ -86,17 +98,27 @@ function send(req: IncomingMessage, res: ServerResponse, status: number, doc: Do
     headers['content-security-policy'] = PAGE_CSP
     headers['referrer-policy'] = 'no-referrer'
   }
+  const compressible = doc.body.length >= GZIP_MIN_BYTES
+  const gz = compressible && acceptsGzip(req)
+  if (compressible) headers.vary = 'Accept-Encoding'
   if (status === 200) {
-    headers.etag = doc.etag
-    if (etagMatches(req.headers['if-none-match'], doc.etag)) {
-      res.writeHead(304, { ...corsHeaders(), etag: doc.etag, 'cache-control': CACHE_CONTROL })
+    // Each content coding is its own representation, so it gets its own strong ETag.
+    const etag = gz ? `${doc.etag.slice(0, -1)}-gz"` : doc.etag
+    headers.etag = etag
+    if (etagMatches(req.headers['if-none-match'], etag)) {
+      res.writeHead(304, { ...corsHeaders(), etag, 'cache-control': CACHE_CONTROL, ...(compressible ? { vary: 'Accept-Encoding' } : {}) })
       res.end()
       return
     }
   }
-  headers['content-length'] = doc.body.length
+  let body = doc.body
+  if (gz) {
+    body = await (doc.gzipped ??= gzipAsync(doc.body))
+    headers['content-encoding'] = 'gzip'
+  }
+  headers['content-length'] = body.length
   res.writeHead(status, headers)
-  res.end(req.method === 'HEAD' ? undefined : doc.body)
+  res.end(req.method === 'HEAD' ? undefined : body)
 }
 
 function notFound(message: string, hint: string): Doc {
@@ -117,7 +139,7 @@ export function createStorefrontHandler(opts: StorefrontOptions): StorefrontHand
     return snap
   }
 
-  return function storefront(req, res, url) {
+  return async function storefront(req, res, url) {
     const path = url.pathname
     if (!(STOREFRONT_PATHS as readonly string[]).includes(path)) return false
     const method = req.method ?? 'GET'
@@ -129,19 +151,19 @@ export function createStorefrontHandler(opts: StorefrontOptions): StorefrontHand
     if (method !== 'GET' && method !== 'HEAD') {
       const doc = toDoc(JSON.stringify({ error: `Method ${method} is not allowed on ${path}.`, hint: 'Use GET.' }), JSON_TYPE)
       res.setHeader('allow', 'GET, HEAD, OPTIONS')
-      send(req, res, 405, doc)
+      await send(req, res, 405, doc)
       return true
     }
     if (path === '/.well-known/agent-registration.json') {
       const file = opts.getRegistrationFile?.()
-      if (file === undefined) send(req, res, 404, notFound('This stack has no agent registration yet.', 'Enable registration on an offer and give the stack a public URL.'))
-      else send(req, res, 200, toDoc(JSON.stringify(file, null, 2), JSON_TYPE))
+      if (file === undefined) await send(req, res, 404, notFound('This stack has no agent registration yet.', 'Enable registration on an offer and give the stack a public URL.'))
+      else await send(req, res, 200, toDoc(JSON.stringify(file, null, 2), JSON_TYPE))
       return true
     }
     const s = current()
     if (path === '/discovery/resources') {
       s.items ??= toDiscoveryItems(s.views, s.renderedAt)
-      send(req, res, 200, toDoc(renderDiscoveryResources(s.items, url.searchParams), JSON_TYPE))
+      await send(req, res, 200, toDoc(renderDiscoveryResources(s.items, url.searchParams), JSON_TYPE))
       return true
     }
     let doc = s.docs.get(path)
@@ -150,7 +172,7 @@ export function createStorefrontHandler(opts: StorefrontOptions): StorefrontHand
       doc = toDoc(r.render(s), r.contentType)
       s.docs.set(path, doc)
     }
-    send(req, res, 200, doc)
+    await send(req, res, 200, doc)
     return true
   }
 }

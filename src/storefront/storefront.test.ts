@@ -1,6 +1,7 @@
 import { test, after, before } from 'node:test'
 import assert from 'node:assert/strict'
-import { createServer, type Server } from 'node:http'
+import { createServer, request, type Server } from 'node:http'
+import { gunzipSync } from 'node:zlib'
 import type { AddressInfo } from 'node:net'
 import { PaymentRequirementsV2Schema } from '@x402/core/schemas'
 import { HTTPFacilitatorClient } from '@x402/core/server'
@@ -328,4 +329,24 @@ test('/.well-known/agent-registration.json: 404 until identity provides a file, 
     assert.equal(res.status, 200)
     assert.deepEqual(await res.json(), file)
   } finally { server.close() }
+})
+
+test('large documents are gzipped for clients that accept it, identical once decompressed', async () => {
+  const raw = (path: string, headers: Record<string, string>) => new Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+    request(`${full.url}${path}`, { headers }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) })).on('error', reject)
+    }).on('error', reject).end()
+  })
+  const plain = await raw('/skill.md', {})
+  assert.equal(plain.headers['content-encoding'], undefined)
+  assert.equal(plain.headers.vary, 'Accept-Encoding')
+  const zipped = await raw('/skill.md', { 'accept-encoding': 'gzip, br' })
+  assert.equal(zipped.headers['content-encoding'], 'gzip')
+  assert.ok(zipped.body.length < plain.body.length / 2)
+  assert.equal(gunzipSync(zipped.body).toString('utf8'), plain.body.toString('utf8'))
+  assert.notEqual(zipped.headers.etag, plain.headers.etag)
+  assert.equal(Number(zipped.headers['content-length']), zipped.body.length)
+  const revalidated = await raw('/skill.md', { 'accept-encoding': 'gzip', 'if-none-match': String(zipped.headers.etag) })
+  assert.equal(revalidated.status, 304)
 })
