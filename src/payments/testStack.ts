@@ -3,7 +3,8 @@
  * scriptable upstream) and a buyer built on the official @x402/fetch client. For the payments e2e tests.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { encodePaymentSignatureHeader } from '@x402/core/http'
@@ -18,6 +19,7 @@ import { routeEntry, startGateway, startServer, type OfferParams, type TestGatew
 import { openDatabase, type Db } from '../state/db.ts'
 import { StackConfig } from '../state/stackConfig.ts'
 import { createPayments, type Payments } from './createPayments.ts'
+import type { Facilitator } from './facilitators/types.ts'
 import type { PaymentRecord } from './ledger/types.ts'
 import type { PaymentsLog } from './settlement.ts'
 import type { TestChain } from './testChain.ts'
@@ -127,5 +129,40 @@ export async function until<T>(fn: () => Promise<T | undefined | false>, everyMs
     const v = await fn()
     if (v) return v
     await new Promise((r) => setTimeout(r, everyMs))
+  }
+}
+
+/** A facilitator served over HTTP (POST /verify, POST /settle, GET /supported), like x402.org's, on `port` (0: any). */
+export async function serveFacilitator(fac: Facilitator, port = 0): Promise<TestServer & { calls: string[] }> {
+  const calls: string[] = []
+  const srv = await startServerOn(port, async (req, res) => {
+    const path = (req.url ?? '/').replace(/\/+$/, '')
+    calls.push(path)
+    const reply = (status: number, body: unknown) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)) }
+    try {
+      if (req.method === 'GET' && path === '/supported') {
+        reply(200, { kinds: [{ x402Version: 2, scheme: 'exact', network: 'eip155:*' }], extensions: [], signers: {} })
+        return
+      }
+      let text = ''
+      for await (const c of req) text += c
+      const { paymentPayload, paymentRequirements } = JSON.parse(text)
+      if (path === '/verify') reply(200, await fac.verify(paymentPayload, paymentRequirements))
+      else if (path === '/settle') reply(200, await fac.settle(paymentPayload, paymentRequirements))
+      else reply(404, { error: 'not found' })
+    } catch (err) {
+      reply(500, { error: (err as Error).message })
+    }
+  })
+  return { ...srv, calls }
+}
+
+async function startServerOn(port: number, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<TestServer> {
+  const server = http.createServer(handler)
+  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(port, '127.0.0.1', resolve) })
+  const actual = (server.address() as AddressInfo).port
+  return {
+    url: `http://127.0.0.1:${actual}`, port: actual, server,
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }),
   }
 }
