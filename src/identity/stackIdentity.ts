@@ -9,10 +9,21 @@ import type { ChainInfo } from '../offer/networks.ts'
 import type { ResolvedOffer } from '../offer/resolveOffer.ts'
 import type { CatalogEntry, RegistrationObservation } from '../reconciler/types.ts'
 import type { Db } from '../state/db.ts'
+import { baseUrl, type StackConfig } from '../state/stackConfig.ts'
 import { chainClients, rpcEnvName, type ChainClients } from './chainClients.ts'
 import { getIdentity, getProfile, listIdentities } from './identityStore.ts'
 import { buildRegistrationFile, ownerRegistration, type RegistrationFile } from './registrationFile.ts'
 import { AWAITING_REGISTRATION, registerCommand, registerStack, registrationObservation, type PendingRegistration } from './registerStack.ts'
+
+/**
+ * The base URL the agentURI is built from: stack.yaml publicUrl; in dev mode without one, the URL the daemon
+ * serves on (loopback is fine for the dev chain). Undefined = no public URL (registration waits for one).
+ * The daemon and `vend sell register` both use this, so they agree on the agentURI.
+ */
+export function identityPublicUrl(config: StackConfig, daemonUrl?: string): string | undefined {
+  if (config.publicUrl) return config.publicUrl
+  return config.dev?.enabled ? daemonUrl ?? baseUrl(config) : undefined
+}
 
 export type StackIdentityOptions = {
   db: Db

@@ -7,17 +7,19 @@ import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { getAddress, type Hex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
+import type { DaemonStatus } from '../../engine/api.ts'
 import { BaseError, InvalidInputError } from '../../errors/base.ts'
 import { chainClients, rpcUrlFor } from '../../identity/chainClients.ts'
 import type { ProgressEvent } from '../../identity/erc8004.ts'
 import { saveProfile } from '../../identity/identityStore.ts'
 import { readPassphrase } from '../../identity/passphrase.ts'
 import { registerStack, type ChainRegistrationResult, type RegisterTarget } from '../../identity/registerStack.ts'
+import { identityPublicUrl } from '../../identity/stackIdentity.ts'
 import { loadWallet, parsePrivateKey, walletAddress } from '../../identity/wallet.ts'
 import { isAddress, resolveChain, type Address, type ChainInfo } from '../../offer/networks.ts'
 import { openDatabase } from '../../state/db.ts'
 import { listOfferFiles } from '../../state/offerStore.ts'
-import { baseUrl, readStackConfig, type StackConfig } from '../../state/stackConfig.ts'
+import { readStackConfig, type StackConfig } from '../../state/stackConfig.ts'
 import type { CliContext } from '../context.ts'
 import { engineFor } from '../engine.ts'
 import { json } from '../format.ts'
@@ -79,7 +81,7 @@ async function runRegister(ctx: CliContext, flags: RegisterFlags): Promise<void>
     const { publicClient, walletClient } = chainClients(chain, await rpcUrl(ctx, chain, flags.rpcUrl), account)
     targets.push({ chain, publicClient, walletClient })
   }
-  const publicUrl = config.publicUrl ?? (config.dev?.enabled ? baseUrl(config) : undefined)
+  const publicUrl = identityPublicUrl(config, config.publicUrl || !config.dev?.enabled ? undefined : (await daemonStatus(ctx))?.url)
   payToNote(ctx, account?.address, agentWallet)
 
   const db = openDatabase(paths.db)
@@ -122,9 +124,21 @@ function selectChains(ctx: CliContext, flag: string | undefined, config: StackCo
 async function rpcUrl(ctx: CliContext, chain: ChainInfo, explicit: string | undefined): Promise<string> {
   if (explicit || chain.chainId !== 31337) return rpcUrlFor(chain, ctx.env, explicit)
   if (ctx.env.VEND_RPC_URL_LOCAL) return ctx.env.VEND_RPC_URL_LOCAL
-  const status = await (await engineFor(ctx)).status().catch(() => undefined)
+  const status = await daemonStatus(ctx)
   if (status?.devChain?.rpcUrl) return status.devChain.rpcUrl
   throw new BaseError('The dev chain is not running, so there is nothing to register on for chain local.', { hint: 'Start it with `vend stack up --dev`, or pass --rpc-url.' })
+}
+
+const statusOf = new WeakMap<CliContext, Promise<DaemonStatus | undefined>>()
+
+/** The running daemon's status (dev chain RPC, URL), asked once per command; undefined when it is not reachable. */
+function daemonStatus(ctx: CliContext): Promise<DaemonStatus | undefined> {
+  let p = statusOf.get(ctx)
+  if (!p) {
+    p = engineFor(ctx).then((e) => e.status()).catch(() => undefined)
+    statusOf.set(ctx, p)
+  }
+  return p
 }
 
 function payToNote(ctx: CliContext, owner: Address | undefined, agentWallet: Address | undefined): void {
