@@ -18,12 +18,15 @@ export function viemChain(chain: ChainInfo, rpcUrl: string): Chain {
     : defineChain({ id: chain.chainId, name: chain.name, nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [rpcUrl] } } })
 }
 
-export function chainClients(chain: ChainInfo, rpcUrl: string, account?: LocalAccount): ChainClients {
+/** Receipt polling: the dev chain mines instantly, so poll it often; public chains use viem's block-time default. */
+export function chainClients(chain: ChainInfo, rpcUrl: string, account?: LocalAccount, opts: { pollingIntervalMs?: number } = {}): ChainClients {
   const c = viemChain(chain, rpcUrl)
   const transport = http(rpcUrl, { retryCount: 2 })
+  const pollingInterval = opts.pollingIntervalMs ?? (chain.chainId === 31337 ? 200 : undefined)
+  const polling = pollingInterval === undefined ? {} : { pollingInterval }
   return {
-    publicClient: createPublicClient({ chain: c, transport }) as PublicClient,
-    walletClient: account ? createWalletClient({ account, chain: c, transport }) : undefined,
+    publicClient: createPublicClient({ chain: c, transport, ...polling }) as PublicClient,
+    walletClient: account ? createWalletClient({ account, chain: c, transport, ...polling }) : undefined,
   }
 }
 

@@ -50,7 +50,7 @@ export async function startRegistryChain(network = 'base-sepolia'): Promise<Regi
   const stop = () => new Promise<void>((r) => { if (child.exitCode !== null) return r(); child.once('exit', () => r()); child.kill('SIGTERM') })
   try {
     const deployer = privateKeyToAccount(DEV_KEYS[2])
-    const { publicClient, walletClient } = chainClients(chain, rpcUrl, deployer)
+    const { publicClient, walletClient } = chainClients(chain, rpcUrl, deployer, { pollingIntervalMs: 50 })
     const test = createTestClient({ mode: 'anvil', transport: http(rpcUrl) })
     const { abi, bytecode } = registryArtifact()
     const hash = await walletClient!.deployContract({ abi, bytecode })
@@ -63,7 +63,7 @@ export async function startRegistryChain(network = 'base-sepolia'): Promise<Regi
     }
     return {
       rpcUrl, chain, registry, stop,
-      clients: (account) => chainClients(chain, rpcUrl, account),
+      clients: (account) => chainClients(chain, rpcUrl, account, { pollingIntervalMs: 50 }),
       setBalance: (address, wei) => test.setBalance({ address, value: wei }),
     }
   } catch (err) {
