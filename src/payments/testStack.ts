@@ -59,8 +59,10 @@ export async function startPaidStack(opts: {
   offers: OfferParams[]
   config?: Record<string, unknown>
   localChain?: boolean
+  /** Keep the ledger in this directory (and leave it there on stop) instead of a fresh temp dir. */
+  dir?: string
 }): Promise<PaidStack> {
-  const dir = mkdtempSync(join(tmpdir(), 'vend-pay-'))
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'vend-pay-'))
   const db = openDatabase(join(dir, 'vend.db'))
   const { chain } = opts
   const payments = createPayments({
@@ -76,7 +78,7 @@ export async function startPaidStack(opts: {
       await gateway.stop()
       await payments.stop()
       db.close()
-      rmSync(dir, { recursive: true, force: true })
+      if (!opts.dir) rmSync(dir, { recursive: true, force: true })
     },
   }
 }
