@@ -137,7 +137,7 @@ test('the stream meter removes the usage chunk the buyer did not ask for, and st
   const body = { model: MODEL, messages: [{ role: 'user', content: 'hello' }], max_tokens: 20, temperature: 0, stream: true, stream_options: { include_usage: true } }
   const { events, bytes } = await streamRaw(body)
   const usage = JSON.parse(events.at(-2)!.data)['usage']
-  const meter = createStreamMeter({ dropUsageChunks: true })
+  const meter = createStreamMeter({ dropUsage: true })
   const all = Buffer.concat(bytes)
   const forwarded: Uint8Array[] = []
   for (let i = 0; i < all.length; i += 50) forwarded.push(meter.push(all.subarray(i, i + 50)))

@@ -10,7 +10,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { loadLlamaModel, type LoadedModel, type PreparedPrompt } from './llamaModel.ts'
 import {
-  DEFAULT_MAX_INFERENCE_BODY_BYTES, INFERENCE_PATHS, invalidRequest, validateRequest,
+  DEFAULT_MAX_INFERENCE_BODY_BYTES, inferenceKind, invalidRequest, validateRequest,
   type ChatRequest, type CompletionRequest, type EmbeddingRequest, type InferenceRequest, type InvalidRequest,
 } from './validateRequest.ts'
 
@@ -64,7 +64,7 @@ export async function startEmbeddedModel(options: EmbeddedModelOptions): Promise
     if (req.method === 'GET' && path === '/v1/models') {
       return sendJson(res, 200, { object: 'list', data: [{ id: name, object: 'model', created: 0, owned_by: 'vend' }] })
     }
-    const kind = INFERENCE_PATHS[path]
+    const kind = inferenceKind(path)
     if (!kind) return sendJson(res, 404, { error: { message: `Unknown path ${path}.`, type: 'invalid_request_error', param: null, code: 'not_found' } })
     if (req.method !== 'POST') return sendJson(res, 405, { error: { message: `Use POST for ${path}.`, type: 'invalid_request_error', param: null, code: 'method_not_allowed' } }, { allow: 'POST' })
     const raw = await readBody(req, DEFAULT_MAX_INFERENCE_BODY_BYTES)

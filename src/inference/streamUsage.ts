@@ -4,8 +4,9 @@
  * is set; every chunk with vLLM's continuous_usage_stats) and counts the content deltas delivered, so an
  * abandoned stream can be settled for what the buyer received.
  *
- * When the buyer did not ask for usage but the gateway did (to meter), the usage-only chunk (choices: [])
- * is removed from what is forwarded, so clients that read choices[0] of every chunk keep working.
+ * When the buyer did not ask for usage but the gateway did (to meter), usage is removed from what is
+ * forwarded: the usage-only chunk (choices: []) is dropped and a `usage` field on other chunks is deleted, so
+ * the buyer gets the stream it asked for (clients often read choices[0] of every chunk).
  */
 import { parseUsage, type TokenUsage } from './metering.ts'
 
@@ -27,8 +28,8 @@ export type StreamMeter = {
 }
 
 export type StreamMeterOptions = {
-  /** Remove usage-only chunks from the forwarded bytes (the buyer did not set stream_options.include_usage). */
-  dropUsageChunks?: boolean
+  /** Remove usage from the forwarded bytes (the buyer did not set stream_options.include_usage). */
+  dropUsage?: boolean
 }
 
 const EVENT_END = /\r?\n\r?\n|\r\r/
@@ -41,17 +42,17 @@ export function createStreamMeter(options: StreamMeterOptions = {}): StreamMeter
   let contentDeltas = 0
   let finished = false
 
-  /** Read one complete event; true when it must not be forwarded. */
-  const readEvent = (event: string): boolean => {
+  /** Read one complete event; returns what to forward of it. */
+  const readEvent = (event: string): string => {
     let data = ''
     for (const line of event.split(/\r?\n|\r/)) {
       if (line.startsWith('data:')) data += (data ? '\n' : '') + line.slice(line[5] === ' ' ? 6 : 5)
     }
-    if (!data) return false
-    if (data === '[DONE]') { finished = true; return false }
+    if (!data) return event
+    if (data === '[DONE]') { finished = true; return event }
     let chunk: unknown
-    try { chunk = JSON.parse(data) } catch { return false }
-    if (typeof chunk !== 'object' || chunk === null) return false
+    try { chunk = JSON.parse(data) } catch { return event }
+    if (typeof chunk !== 'object' || chunk === null) return event
     const c = chunk as Record<string, unknown>
     const u = parseUsage(c['usage'])
     if (u) usage = u
@@ -64,33 +65,32 @@ export function createStreamMeter(options: StreamMeterOptions = {}): StreamMeter
       if (text) contentDeltas++
       if (typeof ch['finish_reason'] === 'string') finished = true
     }
-    return options.dropUsageChunks === true && u !== undefined && choices.length === 0
+    if (!options.dropUsage || c['usage'] === undefined) return event
+    if (choices.length === 0) return ''
+    delete c['usage']
+    return `data: ${JSON.stringify(c)}\n\n`
   }
 
   return {
     push(bytes) {
       pending += decoder.decode(bytes, { stream: true })
       let forward = ''
-      let dropped = false
       for (;;) {
         const m = EVENT_END.exec(pending)
         if (!m) break
         const end = m.index + m[0].length
-        const event = pending.slice(0, end)
+        forward += readEvent(pending.slice(0, end))
         pending = pending.slice(end)
-        if (readEvent(event)) dropped = true
-        else forward += event
       }
-      if (!options.dropUsageChunks) return bytes
-      // Forward complete events only, so a removed chunk is never half-sent.
-      return dropped || forward.length ? encoder.encode(forward) : new Uint8Array(0)
+      // Rewriting forwards complete events only, so a changed chunk is never half-sent.
+      return options.dropUsage ? encoder.encode(forward) : bytes
     },
     flush() {
       pending += decoder.decode()
       const rest = pending
       pending = ''
-      if (rest.trim()) readEvent(rest)
-      return options.dropUsageChunks ? encoder.encode(rest) : new Uint8Array(0)
+      const out = rest.trim() ? readEvent(rest) : rest
+      return options.dropUsage ? encoder.encode(out) : new Uint8Array(0)
     },
     result: () => ({ usage, contentDeltas, finished }),
   }

@@ -6,7 +6,7 @@
  */
 import { BaseError, redactUrl } from '../errors/base.ts'
 import type { ModelObservation } from '../reconciler/types.ts'
-import type { InferenceKind, InferenceRequest } from './validateRequest.ts'
+import { INFERENCE_ENDPOINTS, type InferenceKind, type InferenceRequest } from './validateRequest.ts'
 
 export type UpstreamApi = 'openai' | 'ollama'
 
@@ -22,12 +22,6 @@ export class UpstreamModelsError extends BaseError {
   override name = 'UpstreamModelsError'
 }
 
-const KIND_PATHS: Record<InferenceKind, string> = {
-  chat: '/v1/chat/completions',
-  completion: '/v1/completions',
-  embedding: '/v1/embeddings',
-}
-
 /** The upstream URL without a trailing slash or /v1, so both "http://h:8000" and "https://api.x.com/v1" work. */
 export function apiBase(url: string): string {
   return url.replace(/\/+$/, '').replace(/\/v1$/, '')
@@ -35,7 +29,7 @@ export function apiBase(url: string): string {
 
 /** Where to send a request of this kind (Ollama serves the same OpenAI paths under /v1). */
 export function upstreamEndpoint(url: string, kind: InferenceKind): string {
-  return apiBase(url) + KIND_PATHS[kind]
+  return apiBase(url) + INFERENCE_ENDPOINTS[kind]
 }
 
 export type UpstreamBodyOptions = {

@@ -7,11 +7,17 @@
 
 export type InferenceKind = 'chat' | 'completion' | 'embedding'
 
-/** Paths (relative to the offer path) of the OpenAI-compatible surface, mapped to what they do. */
-export const INFERENCE_PATHS: Readonly<Record<string, InferenceKind>> = {
-  '/v1/chat/completions': 'chat',
-  '/v1/completions': 'completion',
-  '/v1/embeddings': 'embedding',
+/** Paths of the paid OpenAI-compatible endpoints (relative to the offer path, and on the upstream). */
+export const INFERENCE_ENDPOINTS: Readonly<Record<InferenceKind, string>> = {
+  chat: '/v1/chat/completions',
+  completion: '/v1/completions',
+  embedding: '/v1/embeddings',
+}
+
+/** The endpoint a path names, if any. */
+export function inferenceKind(path: string): InferenceKind | undefined {
+  for (const kind of ['chat', 'completion', 'embedding'] as const) if (INFERENCE_ENDPOINTS[kind] === path) return kind
+  return undefined
 }
 
 export type ChatRole = 'system' | 'developer' | 'user' | 'assistant' | 'tool'
