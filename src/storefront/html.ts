@@ -39,6 +39,7 @@ main{max-width:1080px;margin:0 auto;padding:28px 24px 48px}
 .badges{display:flex;flex-wrap:wrap;gap:6px;margin-top:8px}
 .badge{display:inline-block;font-size:12px;font-weight:600;border-radius:999px;padding:2px 10px;background:var(--brand-soft);color:var(--brand)}
 .badge.warn{background:var(--warn-soft);color:var(--warn)}
+.badge.ok{background:#d1fae5;color:var(--ok)}
 .badge.info{background:var(--info-soft);color:var(--info)}
 .price{text-align:right;white-space:nowrap}
 .price strong{display:block;font-size:20px}

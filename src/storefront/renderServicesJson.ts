@@ -26,6 +26,7 @@ export function renderServicesJson(views: readonly ServiceView[], displayName: s
         eip712Domain: { name: v.asset.eip712Name, version: v.asset.eip712Version },
       },
       registrationPending: v.registrationPending,
+      ...(v.agentId === undefined ? {} : { agentId: v.agentId }),
       ...(v.drainEndsAt === undefined ? {} : { drainEndsAt: v.drainEndsAt }),
       routes: v.operations.map((o) => ({
         method: o.method, path: o.path, url: o.url, gate: o.gate,

@@ -51,6 +51,7 @@ function details(v: ServiceView): string {
     lines.push('- **Routes** (paths outside this list are not served):', ...v.operations.map(routeLine))
   }
   if (v.drainEndsAt) lines.push(`- **Drain ends at**: ${code(v.drainEndsAt)} (the service stops after this time)`)
+  if (v.agentId !== undefined) lines.push(`- **Agent identity**: ERC-8004 agent #${md(v.agentId)} on \`${v.network}\``)
   if (v.registrationPending) lines.push('- **Registration**: on-chain ERC-8004 registration pending (the service is usable)')
   lines.push(`- **Description**: ${md(v.description)}`, '', '#### Try it', '', '```sh',
     `# 1. without payment: HTTP 402 with the PAYMENT-REQUIRED header (base64 JSON requirements)`,

@@ -10,6 +10,7 @@ import type { ServiceView } from './serviceView.ts'
 function badges(v: ServiceView): string {
   const out = [`<span class="badge">${v.type === 'inference' ? 'LLM inference' : 'HTTP API'}</span>`]
   if (v.testnet) out.push('<span class="badge info">testnet</span>')
+  if (v.agentId !== undefined) out.push(`<span class="badge ok" title="Registered in the ERC-8004 Identity Registry on ${e(v.network)}.">ERC-8004 agent #${e(v.agentId)}</span>`)
   if (v.registrationPending) out.push('<span class="badge info" title="On-chain ERC-8004 registration has not completed yet; the service is usable.">registration pending</span>')
   if (v.drainEndsAt) out.push(`<span class="badge warn" title="This service is being retired.">draining until ${e(v.drainEndsAt)}</span>`)
   return out.join('')

@@ -8,6 +8,7 @@ import type { AssetInfo } from '../offer/networks.ts'
 import { formatAtomic } from '../offer/price.ts'
 import type { ResolvedOffer, ResolvedPrice, ResolvedRoute } from '../offer/resolveOffer.ts'
 import { compileChallenge } from '../gateway/challenge.ts'
+import { INFERENCE_ENDPOINTS, type InferenceKind } from '../inference/validateRequest.ts'
 import type { CatalogEntry } from '../reconciler/types.ts'
 
 export type PriceView = {
@@ -57,6 +58,8 @@ export type ServiceView = {
   asset: AssetInfo
   maxTimeoutSeconds: number
   registrationPending: boolean
+  /** ERC-8004 agent id on the offer's chain, once registered. */
+  agentId: string | undefined
   /** ISO time the offer stops being served; set only while the offer is draining (the reconciler's status). */
   drainEndsAt: string | undefined
   operations: OperationView[]
@@ -66,11 +69,11 @@ export type ServiceView = {
   primary: OperationView
 }
 
-export const INFERENCE_OPERATIONS: readonly { path: string; summary: string }[] = [
-  { path: '/v1/chat/completions', summary: 'OpenAI-compatible chat completions (supports "stream": true)' },
-  { path: '/v1/completions', summary: 'OpenAI-compatible text completions' },
-  { path: '/v1/embeddings', summary: 'OpenAI-compatible embeddings' },
-]
+const INFERENCE_SUMMARIES: Readonly<Record<InferenceKind, string>> = {
+  chat: 'OpenAI-compatible chat completions (supports "stream": true)',
+  completion: 'OpenAI-compatible text completions',
+  embedding: 'OpenAI-compatible embeddings',
+}
 
 export function toPriceView(price: ResolvedPrice, asset: AssetInfo): PriceView {
   const decimal = formatAtomic(price.atomic, asset.decimals)
@@ -106,7 +109,7 @@ function operationsOf(resolved: ResolvedOffer, endpoint: string): OperationView[
     return resolved.routes.flatMap((r) => (r.methods?.length ? r.methods : ['GET']).map((m) => op(m, r.path, r.gate, r.price, r.summary, r)))
   }
   if (resolved.offer.spec.type === 'inference') {
-    return INFERENCE_OPERATIONS.map((o) => op('POST', o.path, 'paid', resolved.price, o.summary))
+    return (['chat', 'completion', 'embedding'] as const).map((k) => op('POST', INFERENCE_ENDPOINTS[k], 'paid', resolved.price, INFERENCE_SUMMARIES[k]))
   }
   return [op('GET', '', 'paid', resolved.price, undefined)]
 }
@@ -122,7 +125,7 @@ export function toServiceView(entry: CatalogEntry, baseUrl: string): ServiceView
     endpoint, path: resolved.path, description: defaultDescription(resolved), price: toPriceView(resolved.price, resolved.asset),
     payTo: spec.payment.payTo, network: resolved.chain.name, caip2: resolved.chain.caip2, chainId: resolved.chain.chainId,
     testnet: resolved.chain.testnet, asset: resolved.asset, maxTimeoutSeconds: spec.payment.maxTimeoutSeconds,
-    registrationPending: entry.registrationPending, drainEndsAt: entry.status.drainEndsAt, operations, explicitRoutes: resolved.routes.length > 0, primary,
+    registrationPending: entry.registrationPending, agentId: entry.status.agentId, drainEndsAt: entry.status.drainEndsAt, operations, explicitRoutes: resolved.routes.length > 0, primary,
   }
 }
 

@@ -58,6 +58,7 @@ test('storefront page: cards with exact prices, badges, escaped descriptions and
   assert.equal(await page.locator('#acme-reports .price strong').textContent(), '12.5 USDC')
   assert.ok(await page.locator('#acme-reports').getByText('draining until 2026-11-23T13:00:00.000Z').isVisible())
   assert.equal(await page.locator('#ai-qwen .price span').textContent(), 'per million tokens')
+  assert.ok(await page.locator('#ai-qwen').getByText('ERC-8004 agent #7').isVisible())
   assert.equal(await page.locator('.card').count(), 4)
 
   await weather.locator('button[data-copy]').first().click()

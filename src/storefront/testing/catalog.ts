@@ -41,7 +41,7 @@ export const REPORTS = `${head('reports', 'acme')}
     - {path: /jobs/_any, price: {perRequest: "0.5"}}
 `
 
-/** LLM inference priced per million tokens. */
+/** LLM inference priced per million tokens, registered as ERC-8004 agent 7. */
 export const LLM = `${head('qwen', 'ai')}
   type: inference
   upstream: {url: "http://127.0.0.1:9/"}
@@ -77,7 +77,7 @@ function desired(text: string, createdAt: number): DesiredOffer {
   return { key: `${o.metadata.namespace}/${o.metadata.name}`, namespace: o.metadata.namespace, name: o.metadata.name, file: `offers/${o.metadata.namespace}/${o.metadata.name}.yaml`, createdAt, generation: `g${createdAt}`, offer: o }
 }
 
-/** What the reconciler publishes for these offer files (all upstreams healthy, models ready). */
+/** What the reconciler publishes for these offer files (all upstreams healthy, models ready, ai/qwen registered). */
 export function reconcileFixtures(texts: readonly string[]): { catalog: CatalogEntry[]; routes: RouteEntry[] } {
   const offers = texts.map((t, i) => desired(t, i + 1))
   const health = new Map<string, HealthObservation>(offers.map((d) => [d.key, { healthy: true, status: 200, checkedAt: NOW }]))
@@ -85,7 +85,7 @@ export function reconcileFixtures(texts: readonly string[]): { catalog: CatalogE
   const obs: Observations = {
     now: NOW, health, model,
     facilitatorFor: (caip2) => ({ configured: caip2 !== 'eip155:137', supportsNetwork: true }),
-    registration: new Map<string, RegistrationObservation>(),
+    registration: new Map<string, RegistrationObservation>([['ai/qwen', { agentId: '7', uriMatches: true }]]),
     previous: new Map(),
   }
   const { catalog, routes } = reconcile(offers, obs)
