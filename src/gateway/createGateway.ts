@@ -6,6 +6,7 @@
  * header: hand over to the PaymentGate. The route table is compiled in setRoutes() and swapped by one reference
  * assignment, so a request never sees a half-built table.
  */
+import { EventEmitter } from 'node:events'
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { PaymentRequired } from '@x402/core/types'
@@ -15,7 +16,7 @@ import { BaseError, InvalidInputError } from '../errors/base.ts'
 import { paymentRequiredFor, paymentRequirementsV1For, writeChallenge, type RenderPaymentPage, type V1Requirements } from './challenge.ts'
 import { sendJson } from './http.ts'
 import { acquire, release, type Limiter } from './limits.ts'
-import { createMetrics, type Outcome } from './metrics.ts'
+import { createMetrics, type Metrics, type Outcome } from './metrics.ts'
 import { compileRouteTable, findOffer, matchRoute, type CompiledOffer, type CompiledRoute, type RouteTable } from './routeTable.ts'
 import {
   createPools, forward, openUpstream, sendUpstream, sendUpstreamError, upstreamHeaders,
@@ -124,6 +125,41 @@ function outcomeOf(res: ServerResponse, route: CompiledRoute | undefined): Outco
   return s < 500 ? 'client_error' : 'server_error'
 }
 
+/** Gateway-wide counters the per-request close handler updates. */
+type Shared = { inFlight: number; onDrained: (() => void) | undefined; metrics: Metrics }
+
+/**
+ * State of one offer request, created once per request: the forward context, the abort signal for undici
+ * (see ForwardContext) and what the close handler needs (limiter to release, outcome to count).
+ */
+class Exchange extends EventEmitter implements ForwardContext {
+  aborted = false
+  sentAt = 0
+  route: CompiledRoute | undefined = undefined
+  limiter: Limiter | undefined = undefined
+  outcome: Outcome | undefined = undefined
+  readonly offerKey: string
+  constructor(readonly shared: Shared, readonly res: ServerResponse, readonly offer: CompiledOffer) {
+    super()
+    this.offerKey = offer.key
+  }
+  onHeaders(seconds: number): void { this.shared.metrics.observeUpstream(this.offer.metrics, seconds) }
+}
+
+const kExchange = Symbol('vend.exchange')
+type TrackedResponse = ServerResponse & { [kExchange]?: Exchange }
+
+/** res 'close' listener (no closure per request): release the limiter, abort the upstream if unfinished, count. */
+function onExchangeClose(this: TrackedResponse): void {
+  const ex = this[kExchange]!
+  const shared = ex.shared
+  shared.inFlight--
+  if (ex.limiter) release(ex.limiter)
+  if (!this.writableFinished && !ex.aborted) { ex.aborted = true; ex.emit('abort') }
+  shared.metrics.count(ex.offer.metrics, ex.outcome ?? outcomeOf(this, ex.route))
+  if (shared.inFlight === 0 && shared.onDrained) shared.onDrained()
+}
+
 export function createGateway(opts: GatewayOptions): Gateway {
   const log: GatewayLog = opts.log ?? (() => {})
   const maxPaidBodyBytes = opts.maxPaidBodyBytes ?? 10 * 1024 * 1024
@@ -133,20 +169,19 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const limiters = new Map<string, Limiter>()
   let table: RouteTable | undefined
   let gate: PaymentGate = opts.paymentGate ?? settlementNotConfigured
-  let inFlight = 0
   let stopping = false
-  let onDrained: (() => void) | undefined
+  const shared: Shared = { inFlight: 0, onDrained: undefined, metrics }
 
   const base = () => opts.baseUrl().replace(/\/+$/, '')
   const proto = () => (opts.baseUrl().startsWith('https:') ? 'https' : 'http')
 
   /** Count a request until its response closes; `done` runs first (metrics, limiter release, upstream abort). */
   function track(res: ServerResponse, done: () => void): void {
-    inFlight++
+    shared.inFlight++
     res.once('close', () => {
-      inFlight--
+      shared.inFlight--
       done()
-      if (inFlight === 0 && onDrained) onDrained()
+      if (shared.inFlight === 0 && shared.onDrained) shared.onDrained()
     })
   }
 
@@ -158,7 +193,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       return
     }
     if (path === '/metrics') {
-      const text = metrics.render(inFlight)
+      const text = metrics.render(shared.inFlight)
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' })
       res.end(text)
       return
@@ -199,22 +234,17 @@ export function createGateway(opts: GatewayOptions): Gateway {
   }
 
   function serveOffer(req: IncomingMessage, res: ServerResponse, offer: CompiledOffer, path: string, rawUrl: string, q: number): void {
-    let route: CompiledRoute | undefined
-    let limiter: Limiter | undefined
-    let ac: AbortController | undefined
-    let outcome: Outcome | undefined
-    track(res, () => {
-      if (limiter) release(limiter)
-      if (ac && !res.writableFinished) ac.abort()
-      metrics.count(offer.metrics, outcome ?? outcomeOf(res, route))
-    })
+    const ex = new Exchange(shared, res, offer)
+    ;(res as TrackedResponse)[kExchange] = ex
+    shared.inFlight++
+    res.on('close', onExchangeClose)
 
     if ((path.includes('.') || path.includes('%') || path.includes('\\')) && UNSAFE_PATH.test(path)) {
       sendJson(res, 400, { error: 'The path contains dot segments or encoded separators.', hint: 'Send a normalized path.' })
       return
     }
     if (offer.entry.state === 'unhealthy' || offer.unavailable !== undefined) {
-      outcome = 'unhealthy'
+      ex.outcome = 'unhealthy'
       sendJson(res, 503, {
         error: offer.unavailable ?? `The upstream of ${offer.key} is unhealthy.`,
         hint: 'No payment was taken. Retry later.', offer: offer.key,
@@ -222,7 +252,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
       return
     }
     const rest = path.slice(offer.path.length)
-    route = matchRoute(offer, rest)
+    const route = matchRoute(offer, rest)
+    ex.route = route
     if (route === undefined) {
       sendJson(res, 404, { error: `Offer ${offer.key} has no route ${rest || '/'}.`, hint: 'See the offer\'s routes in /api/services.json.' })
       return
@@ -237,18 +268,13 @@ export function createGateway(opts: GatewayOptions): Gateway {
         sendJson(res, 429, { error: `Too many requests for ${offer.key}.`, hint: `Retry after ${retryAfter} s.` }, { 'retry-after': String(retryAfter) })
         return
       }
-      limiter = offer.limiter
+      ex.limiter = offer.limiter
     }
     const target = offer.upstream!
     const upstreamPath = (target.basePath + rest || '/') + (q === -1 ? '' : rawUrl.slice(q))
 
     if (route.gate === 'free') {
-      ac = new AbortController()
-      const ctx: ForwardContext = {
-        res, offerKey: offer.key, sentAt: 0,
-        onHeaders: (seconds) => metrics.observeUpstream(offer.metrics, seconds),
-      }
-      forward(req, target, upstreamPath, upstreamHeaders(req, target, proto()), ac.signal, ctx)
+      forward(req, target, upstreamPath, upstreamHeaders(req, target, proto()), ex)
       return
     }
 
@@ -266,8 +292,6 @@ export function createGateway(opts: GatewayOptions): Gateway {
       sendJson(res, 413, { error: 'The request body is larger than this gateway accepts for paid routes.', hint: `Send at most ${maxPaidBodyBytes} bytes. No payment was taken.` })
       return
     }
-    ac = new AbortController()
-    const signal = ac.signal
     const paidRoute = route
     const resourceUrl = base() + rawUrl
     const ctx: PaidContext = {
@@ -277,7 +301,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       payment: { version: sig !== undefined ? 2 : 1, header },
       challenge: (error, extra) => writeChallenge(res, challenge, resourceUrl, { error, extra }),
       openUpstream: async (extraHeaders) => {
-        const up = await openUpstream(req, target, offer.key, upstreamPath, upstreamHeaders(req, target, proto(), extraHeaders), signal, maxPaidBodyBytes)
+        const up = await openUpstream(req, target, offer.key, upstreamPath, upstreamHeaders(req, target, proto(), extraHeaders), ex, maxPaidBodyBytes)
         metrics.observeUpstream(offer.metrics, up.latencySeconds)
         return up
       },
@@ -331,17 +355,17 @@ export function createGateway(opts: GatewayOptions): Gateway {
       stopping = true
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       server.closeIdleConnections()
-      if (inFlight > 0) {
+      if (shared.inFlight > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, graceMs)
-          onDrained = () => { clearTimeout(timer); resolve() }
+          shared.onDrained = () => { clearTimeout(timer); resolve() }
         })
       }
       server.closeAllConnections()
       await closed
-      await pools.close(inFlight > 0)
-      log('Stopped gateway', { inFlight })
+      await pools.close(shared.inFlight > 0)
+      log('Stopped gateway', { inFlight: shared.inFlight })
     },
-    inFlight: () => inFlight,
+    inFlight: () => shared.inFlight,
   }
 }

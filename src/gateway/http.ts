@@ -20,9 +20,11 @@ export function sendJson(res: ServerResponse, status: number, body: Record<strin
   res.end(text)
 }
 
+const NONE: readonly string[] = []
+
 /** Header names listed in a Connection header value (other than the usual keep-alive/close tokens). */
-export function connectionTokens(value: string | string[] | undefined): string[] {
-  if (!value) return []
+export function connectionTokens(value: string | string[] | undefined): readonly string[] {
+  if (!value || value === 'keep-alive' || value === 'close') return NONE
   const out: string[] = []
   for (const part of (Array.isArray(value) ? value.join(',') : value).split(',')) {
     const t = part.trim().toLowerCase()
