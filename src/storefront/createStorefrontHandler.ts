@@ -53,7 +53,7 @@ const EXPOSE = 'PAYMENT-REQUIRED, PAYMENT-RESPONSE, X-PAYMENT-RESPONSE'
 /** Bodies at least this large go out gzipped to clients that accept it (compressed once per document, off the event loop). */
 const GZIP_MIN_BYTES = 1024
 const gzipAsync = promisify(gzip)
-export const STOREFRONT_PATHS = ['/', '/api/services.json', '/skill.md', '/.well-known/x402', '/openapi.json', '/discovery/resources', '/.well-known/agent-registration.json'] as const
+const STOREFRONT_PATHS = ['/', '/api/services.json', '/skill.md', '/.well-known/x402', '/openapi.json', '/discovery/resources', '/.well-known/agent-registration.json'] as const
 
 const RENDERERS: Record<string, { contentType: string; render: (s: Snapshot) => string }> = {
   '/': { contentType: 'text/html; charset=utf-8', render: (s) => renderStorefrontPage(s.views, s.displayName) },

@@ -20,8 +20,8 @@ export type DiscoveryItem = {
   metadata: { method: string; namespace: string; offer: string }
 }
 
-export const DEFAULT_LIMIT = 100
-export const MAX_LIMIT = 1000
+const DEFAULT_LIMIT = 100
+const MAX_LIMIT = 1000
 
 /** Items for every concrete paid operation. `lastUpdated` is when the catalog was rendered. */
 export function toDiscoveryItems(views: readonly ServiceView[], lastUpdated: string): DiscoveryItem[] {

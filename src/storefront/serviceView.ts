@@ -56,7 +56,6 @@ export type ServiceView = {
   chainId: number
   testnet: boolean
   asset: AssetInfo
-  maxTimeoutSeconds: number
   registrationPending: boolean
   /** ERC-8004 agent id on the offer's chain, once registered. */
   agentId: string | undefined
@@ -124,7 +123,7 @@ export function toServiceView(entry: CatalogEntry, baseUrl: string): ServiceView
     key: entry.key, name: metadata.name, namespace: metadata.namespace, type: spec.type, model: spec.model?.name,
     endpoint, path: resolved.path, description: defaultDescription(resolved), price: toPriceView(resolved.price, resolved.asset),
     payTo: spec.payment.payTo, network: resolved.chain.name, caip2: resolved.chain.caip2, chainId: resolved.chain.chainId,
-    testnet: resolved.chain.testnet, asset: resolved.asset, maxTimeoutSeconds: spec.payment.maxTimeoutSeconds,
+    testnet: resolved.chain.testnet, asset: resolved.asset,
     registrationPending: entry.registrationPending, agentId: entry.status.agentId, drainEndsAt: entry.status.drainEndsAt, operations, explicitRoutes: resolved.routes.length > 0, primary,
   }
 }
