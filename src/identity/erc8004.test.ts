@@ -1,6 +1,9 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { privateKeyToAccount } from 'viem/accounts'
+import { createServer } from 'node:http'
+import { parseEther } from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { chainClients } from './chainClients.ts'
 import {
   findRegistration, getMetadataText, getRegistration, registerAgent, setAgentWallet, setX402Metadata, X402_METADATA_VALUE, type ProgressEvent,
 } from './erc8004.ts'
@@ -81,5 +84,50 @@ test('a signature from another key is refused by the registry with a hint', asyn
   await assert.rejects(
     setAgentWallet({ publicClient, walletClient: walletClient!, registry: rc.registry, agentId, newWallet: payTo.address, signature: wrong, deadline: res.typedData.message.deadline }),
     (err: Error & { hint?: string }) => { assert.match(err.message, /invalid wallet sig/); assert.match(err.hint ?? '', /--agent-wallet/); return true },
+  )
+})
+
+/** A JSON-RPC proxy in front of anvil that refuses eth_getLogs over more than `maxRange` blocks, like public endpoints do. */
+async function rangeLimitedRpc(target: string, maxRange: bigint) {
+  const seen: string[] = []
+  const server = createServer(async (req, res) => {
+    let body = ''
+    for await (const chunk of req) body += chunk
+    const msg = JSON.parse(body) as { id: number; method: string; params: { fromBlock?: string; toBlock?: string }[] }
+    seen.push(msg.method)
+    if (msg.method === 'eth_getLogs') {
+      const { fromBlock = '0x0', toBlock = 'latest' } = msg.params[0] ?? {}
+      if (toBlock === 'latest' || BigInt(toBlock) - BigInt(fromBlock) + 1n > maxRange) {
+        res.setHeader('content-type', 'application/json')
+        return res.end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, error: { code: -32005, message: `query exceeds max block range ${maxRange}` } }))
+      }
+    }
+    const upstream = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+    res.setHeader('content-type', 'application/json')
+    res.end(await upstream.text())
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const { port } = server.address() as { port: number }
+  return { url: `http://127.0.0.1:${port}`, seen, close: () => new Promise<void>((r) => server.close(() => r())) }
+}
+
+test('findRegistration through an RPC that caps log ranges: scans back in windows; an owner with no agent needs no log search', async (t) => {
+  const proxy = await rangeLimitedRpc(rc.rpcUrl, 8n)
+  t.after(() => proxy.close())
+  const fresh = privateKeyToAccount(generatePrivateKey())
+  await rc.setBalance(fresh.address, parseEther('1'))
+  const viaProxy = chainClients(rc.chain, proxy.url, undefined, { pollingIntervalMs: 50 }).publicClient
+
+  assert.equal(await findRegistration({ publicClient: viaProxy, registry: rc.registry, owner: fresh.address, agentURI: URL_A, logWindow: 8n }), undefined)
+  assert.equal(proxy.seen.filter((m) => m === 'eth_getLogs').length, 0, 'balance 0: no log search')
+
+  const { publicClient, walletClient } = rc.clients(fresh)
+  const reg = await registerAgent({ publicClient, walletClient: walletClient!, registry: rc.registry, agentURI: URL_A })
+  await rc.mine(40)
+  assert.deepEqual(await findRegistration({ publicClient: viaProxy, registry: rc.registry, owner: fresh.address, agentURI: URL_A, logWindow: 8n }), { agentId: reg.agentId, txHash: reg.txHash })
+  assert.ok(proxy.seen.filter((m) => m === 'eth_getLogs').length > 2, 'searched in windows')
+  await assert.rejects(
+    findRegistration({ publicClient: viaProxy, registry: rc.registry, owner: fresh.address, agentURI: URL_A, logWindow: 8n, maxWindows: 2 }),
+    /already holds an agent/,
   )
 })

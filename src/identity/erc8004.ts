@@ -15,6 +15,7 @@ export const IDENTITY_REGISTRY_ABI = parseAbi([
   'function setAgentURI(uint256 agentId, string newURI)',
   'function tokenURI(uint256 agentId) view returns (string)',
   'function ownerOf(uint256 agentId) view returns (address)',
+  'function balanceOf(address owner) view returns (uint256)',
   'function getMetadata(uint256 agentId, string metadataKey) view returns (bytes)',
   'function setMetadata(uint256 agentId, string metadataKey, bytes metadataValue)',
   'function getAgentWallet(uint256 agentId) view returns (address)',
@@ -83,29 +84,62 @@ export async function getRegistration(publicClient: PublicClient, registry: Addr
   return { agentId, owner: getAddress(owner), tokenURI, agentWallet: /^0x0{40}$/i.test(wallet) ? undefined : getAddress(wallet) }
 }
 
+export type FindOptions = {
+  owner: Address
+  agentURI: string
+  /** Blocks per eth_getLogs window when the RPC refuses a whole-chain query (default 10,000). */
+  logWindow?: bigint
+  /** How many windows to scan back from the head in that case (default 200). */
+  maxWindows?: number
+}
+
 /**
- * An earlier `register` by `owner` with exactly `agentURI` that the owner still holds, from the registry's logs
- * (so a lost local record never leads to a second mint). Newest first.
+ * An earlier `register` by `owner` with exactly `agentURI` that the owner still holds (so a lost local record
+ * never leads to a second mint). An owner holding no agent (ERC-721 balance 0) needs no log search; otherwise
+ * the Registered logs are searched, newest first: in one query, or in windows back from the head when the RPC
+ * limits log ranges.
  */
-export async function findRegistration(args: RegistryCall & { owner: Address; agentURI: string; fromBlock?: bigint }): Promise<{ agentId: bigint; txHash: Hex } | undefined> {
+export async function findRegistration(args: RegistryCall & FindOptions): Promise<{ agentId: bigint; txHash: Hex } | undefined> {
   const { publicClient, registry, owner, agentURI } = args
-  let logs
+  const held = await publicClient.readContract({ address: registry, abi: IDENTITY_REGISTRY_ABI, functionName: 'balanceOf', args: [owner] })
+  if (held === 0n) return undefined
+  const match = async (fromBlock: bigint, toBlock: bigint | 'latest') => {
+    const logs = await publicClient.getContractEvents({
+      address: registry, abi: IDENTITY_REGISTRY_ABI, eventName: 'Registered', args: { owner }, fromBlock, toBlock, strict: true,
+    })
+    for (const log of [...logs].reverse()) {
+      if (log.args.agentURI !== agentURI) continue
+      const current = await getRegistration(publicClient, registry, log.args.agentId)
+      if (current && current.owner === getAddress(owner)) return { agentId: log.args.agentId, txHash: log.transactionHash }
+    }
+    return undefined
+  }
+  let whole: unknown
   try {
-    logs = await publicClient.getContractEvents({
-      address: registry, abi: IDENTITY_REGISTRY_ABI, eventName: 'Registered', args: { owner }, fromBlock: args.fromBlock ?? 0n, toBlock: 'latest', strict: true,
-    })
+    return await match(0n, 'latest')
   } catch (err) {
-    throw new RegistryTxError(`Could not search the Registered logs of ${registry} to make sure the stack is not registered already: ${shortViem(err)}.`, {
-      hint: 'Use an RPC endpoint that serves eth_getLogs over the whole chain (--rpc-url), then run the command again.',
-      cause: err,
-    })
+    whole = err
   }
-  for (const log of [...logs].reverse()) {
-    if (log.args.agentURI !== agentURI) continue
-    const current = await getRegistration(publicClient, registry, log.args.agentId)
-    if (current && current.owner === getAddress(owner)) return { agentId: log.args.agentId, txHash: log.transactionHash }
+  const window = args.logWindow ?? 10_000n
+  let to = await publicClient.getBlockNumber()
+  for (let i = 0; i < (args.maxWindows ?? 200) && to >= 0n; i++) {
+    const from = to >= window - 1n ? to - window + 1n : 0n
+    let found
+    try {
+      found = await match(from, to)
+    } catch (err) {
+      throw new RegistryTxError(`Could not search the Registered logs of ${registry} to make sure the stack is not registered already: ${shortViem(err)}.`, {
+        hint: 'Use an RPC endpoint that serves eth_getLogs (--rpc-url or VEND_RPC_URL_<CHAIN>), then run the command again.',
+        cause: whole ?? err,
+      })
+    }
+    if (found) return found
+    if (from === 0n) return undefined
+    to = from - 1n
   }
-  return undefined
+  throw new RegistryTxError(`The stack wallet ${owner} already holds an agent on ${registry}, and the RPC endpoint's log limits hide whether it is this stack's.`, {
+    hint: 'Use an RPC endpoint that serves eth_getLogs over the whole chain (--rpc-url or VEND_RPC_URL_<CHAIN>), then run the command again.',
+  })
 }
 
 /** `setAgentURI` when the registered URI differs (the public URL changed); no transaction when it is equal. */

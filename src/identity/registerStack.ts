@@ -41,6 +41,8 @@ export type RegisterStackOptions = {
   /** A signature made elsewhere over the typed data printed earlier, with its deadline. */
   agentWalletSignature?: { signature: Hex; deadline: bigint } | undefined
   onProgress?: ((chain: ChainInfo, event: ProgressEvent) => void) | undefined
+  /** Log search limits for RPC endpoints that cap eth_getLogs ranges (see findRegistration). */
+  logSearch?: { logWindow?: bigint; maxWindows?: number } | undefined
 }
 
 export type PendingRegistration = { reason: typeof AWAITING_REGISTRATION; message: string; command: string }
@@ -91,7 +93,7 @@ async function registerOnChain(opts: RegisterStackOptions, target: RegisterTarge
   let agent = await knownAgent(db, target, registry, owner)
   let status: 'registered' | 'existing' | 'recovered' = 'existing'
   if (!agent) {
-    const found = await findRegistration({ publicClient, registry, owner, agentURI })
+    const found = await findRegistration({ publicClient, registry, owner, agentURI, ...opts.logSearch })
     if (found) {
       agent = recordIdentity(db, { chain: chain.caip2, agentId: found.agentId, registry, txHash: found.txHash, agentUri: agentURI, owner })
       status = 'recovered'

@@ -24,6 +24,7 @@ export type RegistryChain = {
   clients: (account?: LocalAccount) => ChainClients
   /** Give `address` this balance of the native token (anvil_setBalance). */
   setBalance: (address: Address, wei: bigint) => Promise<void>
+  mine: (blocks: number) => Promise<void>
   stop: () => Promise<void>
 }
 
@@ -65,6 +66,7 @@ export async function startRegistryChain(network = 'base-sepolia'): Promise<Regi
       rpcUrl, chain, registry, stop,
       clients: (account) => chainClients(chain, rpcUrl, account, { pollingIntervalMs: 50 }),
       setBalance: (address, wei) => test.setBalance({ address, value: wei }),
+      mine: (blocks) => test.mine({ blocks }),
     }
   } catch (err) {
     await stop()
