@@ -259,3 +259,43 @@ test('parseListen accepts host:port and [v6]:port, rejects the rest', () => {
   assert.deepEqual(parseListen('[::1]:0'), { host: '::1', port: 0 })
   for (const bad of ['8402', 'localhost', '127.0.0.1:99999', ':80']) assert.throws(() => parseListen(bad), /Invalid listen address/)
 })
+
+test('PaymentGate seam: the gate can send its own body to another upstream path (inference rewrite)', async () => {
+  const seen: { url: string | undefined; body: string; length: string | undefined }[] = []
+  const up = await startServer((req, res) => {
+    let body = ''
+    req.on('data', (c) => { body += c })
+    req.on('end', () => { seen.push({ url: req.url, body, length: req.headers['content-length'] }); res.end('ok') })
+  })
+  const gate: PaymentGate = {
+    async handle(ctx) {
+      let original = ''
+      for await (const c of ctx.req) original += c
+      const up = await ctx.openUpstream({}, { path: '/v1/chat/completions', body: original.toUpperCase() + '!' })
+      await ctx.sendUpstream(up, { 'X-Mixed-Case': 'v' })
+    },
+  }
+  const g = await startGateway({ paymentGate: gate }, [routeEntry({ name: 'llm', upstream: `${up.url}/base` })])
+  try {
+    const res = await rawRequest(`${g.url}/services/llm/anything?q=1`, { method: 'POST', body: 'héllo', headers: { 'payment-signature': 'x' } })
+    assert.equal(res.status, 200)
+    assert.equal(res.headers['x-mixed-case'], 'v')
+    assert.deepEqual(seen, [{ url: '/v1/chat/completions', body: 'HÉLLO!', length: String(Buffer.byteLength('HÉLLO!')) }])
+  } finally {
+    await g.stop()
+    await up.close()
+  }
+})
+
+test('oversized request headers are refused (431) and paid bodies above the limit get 413 before the gate runs', async () => {
+  let gateCalled = false
+  const g = await startGateway({ maxPaidBodyBytes: 10, paymentGate: { async handle() { gateCalled = true } } }, [routeEntry({ name: 'w' })])
+  try {
+    assert.equal((await rawRequest(`${g.url}/services/w`, { headers: { 'x-big': 'a'.repeat(20_000) } })).status, 431)
+    const big = await rawRequest(`${g.url}/services/w`, { method: 'POST', body: 'x'.repeat(11), headers: { 'payment-signature': 'x' } })
+    assert.equal(big.status, 413)
+    assert.equal(gateCalled, false)
+  } finally {
+    await g.stop()
+  }
+})

@@ -20,11 +20,11 @@ import { createMetrics, type Metrics, type Outcome } from './metrics.ts'
 import { compileRouteTable, findOffer, matchRoute, type CompiledOffer, type CompiledRoute, type RouteTable } from './routeTable.ts'
 import {
   createPools, forward, openUpstream, sendUpstream, sendUpstreamError, upstreamHeaders,
-  type ForwardContext, type SendResult, type Trailers, type UpstreamError, type UpstreamResponse,
+  type ForwardContext, type OpenUpstreamOptions, type SendResult, type Trailers, type UpstreamError, type UpstreamResponse,
 } from './upstream.ts'
 
 export type { CompiledOffer, CompiledRoute } from './routeTable.ts'
-export type { UpstreamResponse, SendResult, Trailers } from './upstream.ts'
+export type { OpenUpstreamOptions, UpstreamResponse, SendResult, Trailers } from './upstream.ts'
 export { UpstreamError } from './upstream.ts'
 export type { PaymentPageInfo, RenderPaymentPage, V1Requirements } from './challenge.ts'
 
@@ -42,8 +42,11 @@ export type PaidContext = {
   payment: { version: 1 | 2; header: string }
   /** Write the 402 challenge (optionally with an error string; `extra` fields are merged into the JSON body). */
   challenge(error?: string, extra?: Record<string, unknown>): void
-  /** Open the upstream request (streams the client's body); resolves without writing to res. Rejects with UpstreamError. */
-  openUpstream(extraHeaders?: Record<string, string>): Promise<UpstreamResponse>
+  /**
+   * Open the upstream request (streams the client's body, or sends `options.body`; `options.path` replaces the
+   * upstream path); resolves without writing to res. Rejects with UpstreamError.
+   */
+  openUpstream(extraHeaders?: Record<string, string>, options?: OpenUpstreamOptions): Promise<UpstreamResponse>
   /** Pipe an upstream response to the client with extra headers; `trailers` runs after the upstream body ended (HTTP trailers). */
   sendUpstream(up: UpstreamResponse, extraHeaders?: Record<string, string>, trailers?: Trailers): Promise<SendResult>
   /** Answer an UpstreamError (502 / 504 / 413 JSON; nothing when the client is gone). */
@@ -170,6 +173,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   let table: RouteTable | undefined
   let gate: PaymentGate = opts.paymentGate ?? settlementNotConfigured
   let stopping = false
+  let lastSignature: string | undefined
   const shared: Shared = { inFlight: 0, onDrained: undefined, metrics }
 
   const base = () => opts.baseUrl().replace(/\/+$/, '')
@@ -300,8 +304,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
       paymentRequirementsV1: paymentRequirementsV1For(challenge, resourceUrl, offer.resolved.chain.chainId),
       payment: { version: sig !== undefined ? 2 : 1, header },
       challenge: (error, extra) => writeChallenge(res, challenge, resourceUrl, { error, extra }),
-      openUpstream: async (extraHeaders) => {
-        const up = await openUpstream(req, target, offer.key, upstreamPath, upstreamHeaders(req, target, proto(), extraHeaders), ex, maxPaidBodyBytes)
+      openUpstream: async (extraHeaders, options) => {
+        const up = await openUpstream(req, target, offer.key, upstreamPath, upstreamHeaders(req, target, proto(), extraHeaders), ex, maxPaidBodyBytes, options)
         metrics.observeUpstream(offer.metrics, up.latencySeconds)
         return up
       },
@@ -347,7 +351,9 @@ export function createGateway(opts: GatewayOptions): Gateway {
         return !reason
       })
       table = compileRouteTable(safe, { pools, limiters, metrics, log, ...(opts.env ? { env: opts.env } : {}) })
-      log('Updated routes', { offers: table.offers.size })
+      const signature = [...table.offers.values()].map((o) => `${o.key}=${o.path}:${o.entry.state}`).join(',')
+      if (signature !== lastSignature) log('Updated routes', { offers: [...table.offers.values()].map((o) => ({ offer: o.key, path: o.path, state: o.entry.state })) })
+      lastSignature = signature
     },
     isReady: () => table !== undefined && !stopping,
     setPaymentGate(g) { gate = g },

@@ -201,6 +201,15 @@ export function forward(req: IncomingMessage, target: UpstreamTarget, path: stri
   }, writeForwardHead, forwardDone)
 }
 
+function withoutBodyHeaders(headers: string[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < headers.length; i += 2) {
+    const k = headers[i]!.toLowerCase()
+    if (k !== 'content-length' && k !== 'transfer-encoding') out.push(headers[i]!, headers[i + 1]!)
+  }
+  return out
+}
+
 /** Counts bytes of a body without a Content-Length and fails once it exceeds the limit. */
 class BodyLimit extends Transform {
   private seen = 0
@@ -212,10 +221,25 @@ class BodyLimit extends Transform {
   }
 }
 
+/** What a payment gate may change about the upstream request. */
+export type OpenUpstreamOptions = {
+  /** Path (and query) on the upstream origin, replacing base path + request path + query (e.g. an inference endpoint). */
+  path?: string
+  /** A body to send instead of streaming the client's (which the caller has then read itself). */
+  body?: string | Buffer
+}
+
 /** Send the request upstream and resolve with status/headers/body (not yet written to the client). */
-export async function openUpstream(req: IncomingMessage, target: UpstreamTarget, offerKey: string, path: string, headers: string[], signal: EventEmitter, maxBodyBytes: number): Promise<UpstreamResponse> {
-  let body: Readable | null = null
-  if (hasBody(req)) body = req.headers['content-length'] === undefined ? req.pipe(new BodyLimit(maxBodyBytes, offerKey)) : req
+export async function openUpstream(req: IncomingMessage, target: UpstreamTarget, offerKey: string, path: string, headers: string[], signal: EventEmitter, maxBodyBytes: number, options?: OpenUpstreamOptions): Promise<UpstreamResponse> {
+  let body: Readable | string | Buffer | null = null
+  if (options?.body !== undefined) {
+    body = options.body
+    headers = withoutBodyHeaders(headers)
+    headers.push('content-length', String(Buffer.byteLength(body)))
+  } else if (hasBody(req)) {
+    body = req.headers['content-length'] === undefined ? req.pipe(new BodyLimit(maxBodyBytes, offerKey)) : req
+  }
+  if (options?.path !== undefined) path = options.path
   const sentAt = performance.now()
   try {
     const r = await target.pool.request({
@@ -250,7 +274,7 @@ export function sendUpstream(res: ServerResponse, up: UpstreamResponse, extraHea
     const onDrain = () => body.resume()
     if (res.destroyed) { body.destroy(); finish('client-gone'); return }
     const headers = responseHeaders(up.headers)
-    if (extraHeaders) Object.assign(headers, extraHeaders)
+    if (extraHeaders) for (const k in extraHeaders) headers[k.toLowerCase()] = extraHeaders[k]!
     if (trailers) delete headers['content-length']
     res.writeHead(up.statusCode, headers)
     if (isEventStream(up.headers)) res.flushHeaders()
