@@ -81,3 +81,13 @@ test('JSON Schema is generated from the same module', () => {
   assert.ok(s.properties.spec?.properties?.payment)
   assert.ok(s.properties.metadata?.properties?.namespace)
 })
+
+test('route paths may end in a /* wildcard', () => {
+  const text = good.replace('spec:\n', 'spec:\n  routes:\n    - {path: "/jobs/*", gate: free}\n    - {path: /submit, price: {perRequest: "0.5"}}\n')
+  const [d] = parseOfferDocuments(text, 'r.yaml')
+  assert.ok(d?.ok, d && !d.ok ? d.problem.message : '')
+  const r = resolveOffer(d.offer)
+  assert.deepEqual(r.routes.map((x) => [x.path, x.gate, x.price.atomic]), [['/jobs/*', 'free', 1000n], ['/submit', 'paid', 500000n]])
+  const [bad] = parseOfferDocuments(good.replace('spec:\n', 'spec:\n  routes:\n    - {path: "/a*b"}\n'), 'r.yaml')
+  assert.ok(bad && !bad.ok && /routes\.0\.path/.test(bad.problem.message))
+})

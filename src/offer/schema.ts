@@ -52,8 +52,10 @@ export const Payment = z.object({
   facilitator: z.string().min(1).optional(),
 }).strict()
 
+const routePath = z.string().regex(/^\/[A-Za-z0-9._~\-/]*(\/\*)?$/, 'must be a path relative to the offer, like /submit, or a prefix ending in /*, like /jobs/*').max(512)
+
 export const Route = z.object({
-  path: urlPath,
+  path: routePath,
   gate: z.enum(['paid', 'free']).default('paid'),
   price: Price.optional(),
   methods: z.array(z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])).optional(),
