@@ -12,6 +12,7 @@ import type { Server } from 'node:http'
 import type { DaemonStatus } from './api.ts'
 import { createGateway, type Gateway } from '../gateway/createGateway.ts'
 import { createPayments, type Payments } from '../payments/createPayments.ts'
+import { findChain } from '../offer/networks.ts'
 import { reconcile } from '../reconciler/reconcile.ts'
 import type { CatalogEntry, DesiredOffer, OfferStatus, RouteEntry } from '../reconciler/types.ts'
 import { ensureDir } from '../state/atomicWrite.ts'
@@ -245,6 +246,8 @@ type CoreDeps = {
 }
 
 const NO_OBSERVATIONS = new Map<string, never>()
+const INITIAL_PROBE_WAIT_MS = 300
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref())
 
 /** The reconcile loop proper: desired state from the files, observations, one pass at a time. */
 function createCore({ paths, db, logger, gateway, payments, setCatalog, opts }: CoreDeps) {
@@ -255,6 +258,8 @@ function createCore({ paths, db, logger, gateway, payments, setCatalog, opts }: 
   let statuses = new Map<string, OfferStatus>()
   let routesFingerprint: string | undefined
   let catalogKeys = ''
+  let scanVersion = 0
+  let lastInputs = ''
   let ready = false
   let closed = false
   let watcher: OfferWatcher | undefined
@@ -265,8 +270,10 @@ function createCore({ paths, db, logger, gateway, payments, setCatalog, opts }: 
     if (closed) return
     try {
       scan()
-      // Explicit passes (POST /reconcile) wait for the probes of new offers (each is capped at 2 s).
+      // Explicit passes (POST /reconcile) wait for the probes of new offers (each is capped at 2 s). The first
+      // pass gives the initial probes a moment, so healthy offers serve at once; a slow upstream does not hold it.
       if (o.awaitProbes) await prober.settled()
+      else if (!ready) await Promise.race([prober.settled(), sleep(INITIAL_PROBE_WAIT_MS)])
       reconcilePass()
     } catch (err) {
       logger.error('Failed to reconcile offers', { error: err })
@@ -279,6 +286,7 @@ function createCore({ paths, db, logger, gateway, payments, setCatalog, opts }: 
     const scan = scanner.scan()
     records = scan.records
     if (!scan.changed.size && !scan.removed.length) return
+    scanVersion++
     const targets = new Map<string, string>()
     for (const r of records) {
       const up = r.offer?.spec.upstream
@@ -289,8 +297,31 @@ function createCore({ paths, db, logger, gateway, payments, setCatalog, opts }: 
     if (ready) logger.info('Detected offer file changes', { changed: [...scan.changed].slice(0, 20), removed: scan.removed.slice(0, 20) })
   }
 
+  /**
+   * Everything a pass reads besides the files' contents: a pass whose inputs are unchanged would produce the
+   * same result, so the periodic resync of a quiet stack costs one scan. Draining offers depend on the clock.
+   */
+  function inputsKey(now: number): string {
+    let drains = false
+    const facilitators = new Map<string, string>()
+    for (const r of records) {
+      const o = r.offer
+      if (!o) continue
+      if (o.spec.drainAt) drains = true
+      const k = `${o.spec.payment.network}|${o.spec.payment.facilitator ?? ''}`
+      if (facilitators.has(k)) continue
+      const chain = findChain(o.spec.payment.network)
+      facilitators.set(k, chain ? JSON.stringify(payments.facilitatorFor(chain.caip2, o)) : '')
+    }
+    return `${scanVersion}|${prober.version()}|${drains ? now : ''}|${[...facilitators.values()].join(',')}`
+  }
+
   function reconcilePass(): void {
     const t0 = performance.now()
+    const now = Date.now()
+    const inputs = inputsKey(now)
+    if (ready && inputs === lastInputs) return
+    lastInputs = inputs
     const createdAt = store.firstSeen(records.map((r) => ({ key: r.key, seenAt: r.mtimeMs || Date.now() })))
     const desired = records.map((r) => {
       let d = desiredOf.get(r)
@@ -301,7 +332,6 @@ function createCore({ paths, db, logger, gateway, payments, setCatalog, opts }: 
       }
       return d
     })
-    const now = Date.now()
     const result = reconcile(desired, {
       now,
       health: prober.observations(),

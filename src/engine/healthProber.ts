@@ -20,6 +20,8 @@ export type HealthProber = {
   reprobe(keys: Iterable<string>): void
   /** Observations per offer key; offers whose URL was never answered are absent (Unknown). */
   observations(): ReadonlyMap<string, HealthObservation>
+  /** Increases whenever an observation changes. */
+  version(): number
   /** Resolves when every probe started so far has finished. */
   settled(): Promise<void>
   stop(): void
@@ -37,6 +39,7 @@ export function createHealthProber({ timeoutMs = 2000, intervalMs = 5000, concur
   const running = new Set<Promise<void>>()
   let waiters: (() => void)[] = []
   let stopped = false
+  let version = 0
   const agent = new Agent({ keepAliveTimeout: intervalMs * 2, connections: 2 })
 
   const enqueue = (url: string): void => {
@@ -54,6 +57,7 @@ export function createHealthProber({ timeoutMs = 2000, intervalMs = 5000, concur
         running.delete(p)
         const flipped = changed(results.get(url), obs)
         results.set(url, obs)
+        if (flipped) version++
         if (flipped && !stopped) onChange()
         pump()
       })
@@ -75,6 +79,7 @@ export function createHealthProber({ timeoutMs = 2000, intervalMs = 5000, concur
       const live = new Set(next.values())
       for (const url of live) if (!results.has(url)) enqueue(url)
       for (const url of results.keys()) if (!live.has(url)) results.delete(url)
+      version++
     },
     reprobe(keys) {
       for (const k of keys) {
@@ -90,6 +95,7 @@ export function createHealthProber({ timeoutMs = 2000, intervalMs = 5000, concur
       }
       return out
     },
+    version: () => version,
     settled() {
       if (!running.size && !queue.length) return Promise.resolve()
       return new Promise((resolve) => waiters.push(resolve))

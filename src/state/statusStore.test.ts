@@ -51,3 +51,13 @@ test('first-seen times are kept until the offer is gone', (t) => {
   reopened.save(new Map([['a/x', status('a/x')]]), '2026-01-01T00:00:00.000Z')
   assert.equal(reopened.firstSeen([{ key: 'b/y', seenAt: 7000 }]).get('b/y'), 7000, 'a deleted offer that comes back is new')
 })
+
+test('jsonEqual compares like JSON does', async () => {
+  const { jsonEqual } = await import('./statusStore.ts')
+  assert.equal(jsonEqual({ a: 1, b: undefined, c: [1, { d: 'x' }] }, { c: [1, { d: 'x' }], a: 1 }), true)
+  assert.equal(jsonEqual({ a: 1 }, { a: 1, b: 2 }), false)
+  assert.equal(jsonEqual({ a: [1, 2] }, { a: [2, 1] }), false)
+  assert.equal(jsonEqual({ a: [] }, { a: {} }), false)
+  assert.equal(jsonEqual({ a: null }, { a: undefined }), false)
+  assert.equal(jsonEqual(undefined, { a: 1 }), false)
+})

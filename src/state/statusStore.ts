@@ -30,10 +30,8 @@ export type StatusStore = {
 export function createStatusStore(db: Db): StatusStore {
   const seen = new Map<string, number>()
   for (const r of db.prepare('SELECT key, first_seen_ms FROM offer_seen').all() as { key: string; first_seen_ms: number }[]) seen.set(r.key, r.first_seen_ms)
-  const saved = new Map<string, string>()
   const previous = new Map<string, OfferStatus>()
   for (const r of db.prepare('SELECT key, status FROM offer_status').all() as { key: string; status: string }[]) {
-    saved.set(r.key, r.status)
     previous.set(r.key, JSON.parse(r.status) as OfferStatus)
   }
 
@@ -64,17 +62,39 @@ export function createStatusStore(db: Db): StatusStore {
     save(statuses, nowIso) {
       const rows: [string, string][] = []
       for (const [k, s] of statuses) {
-        const json = JSON.stringify(s)
-        if (saved.get(k) !== json) rows.push([k, json])
+        if (!jsonEqual(previous.get(k), s)) rows.push([k, JSON.stringify(s)])
       }
-      const gone = [...new Set([...seen.keys(), ...saved.keys()])].filter((k) => !statuses.has(k))
+      const gone = [...new Set([...seen.keys(), ...previous.keys()])].filter((k) => !statuses.has(k))
       if (!rows.length && !gone.length) return []
       write(rows, gone, nowIso)
-      for (const [k, json] of rows) { saved.set(k, json); previous.set(k, statuses.get(k)!) }
-      for (const k of gone) { saved.delete(k); previous.delete(k); seen.delete(k) }
+      for (const [k] of rows) previous.set(k, statuses.get(k)!)
+      for (const k of gone) { previous.delete(k); seen.delete(k) }
       return [...rows.map(([k]) => k), ...gone]
     },
   }
+}
+
+/** Equal as JSON (an undefined property equals a missing one), without serialising: passes compare 10,000s. */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
+  if (Array.isArray(a) !== Array.isArray(b)) return false
+  if (Array.isArray(a)) {
+    const bb = b as unknown[]
+    if (a.length !== bb.length) return false
+    for (let i = 0; i < a.length; i++) if (!jsonEqual(a[i], bb[i])) return false
+    return true
+  }
+  const ao = a as Record<string, unknown>
+  const bo = b as Record<string, unknown>
+  let defined = 0
+  for (const k in ao) {
+    if (ao[k] === undefined) continue
+    defined++
+    if (!jsonEqual(ao[k], bo[k])) return false
+  }
+  for (const k in bo) if (bo[k] !== undefined) defined--
+  return defined === 0
 }
 
 /** Last written statuses, sorted by key (the CLI's view of a stopped stack). */
