@@ -1,14 +1,16 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { decodePaymentRequiredHeader } from '@x402/core/http'
 import { openDatabaseReadOnly } from '../state/db.ts'
-import { controlRequest } from './controlSocket.ts'
+import { homePaths } from '../state/home.ts'
+import { StackConfig, writeStackConfig } from '../state/stackConfig.ts'
+import { controlRequest, controlSocketPath } from './controlSocket.ts'
 import { startDaemon } from './daemon.ts'
 import { DaemonAlreadyRunningError } from './errors.ts'
-import { eventually, putOffer, startUpstream, tempHome } from './testkit.ts'
+import { eventually, putOffer, startUpstream, tempHome, UNREACHABLE_FACILITATOR } from './testkit.ts'
 import type { DaemonStatus } from './api.ts'
 
 const get = (url: string) => fetch(url, { headers: { accept: 'application/json' } })
@@ -121,4 +123,24 @@ test('shutdown over the control socket lets an in-flight request finish', async 
   const log = readFileSync(paths.log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { msg: string; level: string; t: string })
   assert.ok(log.some((l) => l.msg === 'Reconciled offers'))
   assert.equal(log.at(-1)!.msg, 'Stopped daemon')
+})
+
+test('a deep VEND_HOME gets a short control socket under the temp dir; the socket is private', async (t) => {
+  const { paths: base, cleanup } = tempHome()
+  t.after(cleanup)
+  const deep = join(base.root, 'a-rather-long-directory-name-for-testing'.repeat(3))
+  mkdirSync(deep)
+  const paths = homePaths(deep)
+  writeStackConfig(paths, StackConfig.parse({ listen: '127.0.0.1:0', facilitators: [{ network: '*', url: UNREACHABLE_FACILITATOR }] }))
+  const socket = controlSocketPath(paths)
+  assert.notEqual(socket, paths.socket)
+  assert.ok(Buffer.byteLength(socket) < 104 && !socket.startsWith(deep))
+  assert.equal(controlSocketPath(homePaths(deep)), socket, 'derived from VEND_HOME, so every client finds it')
+
+  const daemon = await startDaemon(paths)
+  t.after(() => daemon.stop())
+  assert.equal(daemon.socket, socket)
+  assert.equal(statSync(socket).mode & 0o777, 0o600)
+  assert.equal((await controlRequest<DaemonStatus>(socket, 'GET', '/status')).body.ready, true)
+  assert.match(readFileSync(paths.log, 'utf8'), new RegExp(`"socket":"${socket}"`))
 })
