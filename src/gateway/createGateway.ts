@@ -296,10 +296,9 @@ export function createGateway(opts: GatewayOptions): Gateway {
       sendJson(res, 413, { error: 'The request body is larger than this gateway accepts for paid routes.', hint: `Send at most ${maxPaidBodyBytes} bytes. No payment was taken.` })
       return
     }
-    const paidRoute = route
     const resourceUrl = base() + rawUrl
     const ctx: PaidContext = {
-      req, res, url: new URL(resourceUrl), route: paidRoute,
+      req, res, url: new URL(resourceUrl), route,
       paymentRequired: paymentRequiredFor(challenge, resourceUrl),
       paymentRequirementsV1: paymentRequirementsV1For(challenge, resourceUrl, offer.resolved.chain.chainId),
       payment: { version: sig !== undefined ? 2 : 1, header },
