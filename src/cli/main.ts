@@ -7,14 +7,17 @@ import { Command, CommanderError } from 'commander'
 import { BaseError } from '../errors/base.ts'
 import { defaultContext, type CliContext, type CommandModule } from './context.ts'
 import * as apply from './commands/apply.ts'
+import * as earnings from './commands/earnings.ts'
 import * as get from './commands/get.ts'
+import * as ledger from './commands/ledger.ts'
+import * as pay from './commands/pay.ts'
 import * as sell from './commands/sell.ts'
 import * as stack from './commands/stack.ts'
 import * as version from './commands/version.ts'
 import * as wallet from './commands/wallet.ts'
 
 /** Registration order matters only for modules that extend another's group (e.g. `sell earnings`). */
-const MODULES: CommandModule[] = [sell, apply, get, stack, wallet, version]
+const MODULES: CommandModule[] = [sell, earnings, apply, get, stack, wallet, pay, ledger, version]
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('vend')

@@ -15,6 +15,7 @@ import {
   findRegistration, getRegistration, IDENTITY_REGISTRY_ABI, registerAgent, setAgentWallet, setX402Metadata, updateAgentURI,
   type ProgressEvent, type SetAgentWalletResult, type SignerClient,
 } from './erc8004.ts'
+import { withFileLock } from './fileLock.ts'
 import { forgetIdentity, getIdentity, recordIdentity, updateIdentityUri, type IdentityRecord } from './identityStore.ts'
 import { agentUriFor } from './registrationFile.ts'
 
@@ -62,7 +63,11 @@ export type ChainRegistrationResult = { chain: ChainInfo; registry: Address; age
 
 export async function registerStack(opts: RegisterStackOptions): Promise<ChainRegistrationResult[]> {
   const results: ChainRegistrationResult[] = []
-  for (const target of opts.targets) results.push(await registerOnChain(opts, target))
+  // One registration at a time per stack, across processes (the CLI and the daemon): check-then-mint is atomic.
+  const lock = opts.db.memory ? undefined : `${opts.db.name}.identity.lock`
+  for (const target of opts.targets) {
+    results.push(await (lock ? withFileLock(lock, () => registerOnChain(opts, target)) : registerOnChain(opts, target)))
+  }
   return results
 }
 
