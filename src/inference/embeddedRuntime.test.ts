@@ -63,6 +63,10 @@ function streamRaw(body: unknown, onEvent?: (data: string, req: http.ClientReque
 test('health and model list; listModels and the ModelReady observation read it', async () => {
   const h = await fetch(`${rt.url}/health`)
   assert.equal(h.status, 200)
+  assert.equal((await fetch(`${rt.url}/v1/nothing`)).status, 404)
+  const wrongMethod = await fetch(`${rt.url}/v1/chat/completions`)
+  assert.equal(wrongMethod.status, 405)
+  assert.equal(wrongMethod.headers.get('allow'), 'POST')
   assert.deepEqual(await listModels({ url: rt.url, api: 'openai' }), [MODEL])
   assert.deepEqual(await listModels({ url: `${rt.url}/v1/`, api: 'openai' }), [MODEL])
   assert.deepEqual(await observeUpstreamModel({ url: rt.url, api: 'openai' }, MODEL), { ready: true, reason: 'ModelListed', message: `The upstream serves model ${MODEL}.` })

@@ -8,9 +8,10 @@
 import { randomUUID } from 'node:crypto'
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { loadLlamaModel, type LoadedModel, type PreparedPrompt } from './llamaModel.ts'
+import { loadLlamaModel, type PreparedPrompt } from './llamaModel.ts'
+import { inferenceRoute, modelsListBody, surfaceErrorBody } from './surface.ts'
 import {
-  DEFAULT_MAX_INFERENCE_BODY_BYTES, inferenceKind, invalidRequest, validateRequest,
+  DEFAULT_MAX_INFERENCE_BODY_BYTES, invalidRequest, validateRequest,
   type ChatRequest, type CompletionRequest, type EmbeddingRequest, type InferenceRequest, type InvalidRequest,
 } from './validateRequest.ts'
 
@@ -60,17 +61,15 @@ export async function startEmbeddedModel(options: EmbeddedModelOptions): Promise
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/'
-    if (req.method === 'GET' && path === '/health') return sendJson(res, 200, { status: 'ok', model: name })
-    if (req.method === 'GET' && path === '/v1/models') {
-      return sendJson(res, 200, { object: 'list', data: [{ id: name, object: 'model', created: 0, owned_by: 'vend' }] })
-    }
-    const kind = inferenceKind(path)
-    if (!kind) return sendJson(res, 404, { error: { message: `Unknown path ${path}.`, type: 'invalid_request_error', param: null, code: 'not_found' } })
-    if (req.method !== 'POST') return sendJson(res, 405, { error: { message: `Use POST for ${path}.`, type: 'invalid_request_error', param: null, code: 'method_not_allowed' } }, { allow: 'POST' })
+    const route = inferenceRoute(req.method ?? 'GET', path, '/health')
+    if (route.type === 'health') return sendJson(res, 200, { status: 'ok', model: name })
+    if (route.type === 'models') return sendJson(res, 200, modelsListBody(name))
+    if (route.type === 'notFound') return sendJson(res, 404, surfaceErrorBody(route, path))
+    if (route.type === 'methodNotAllowed') return sendJson(res, 405, surfaceErrorBody(route, path), { allow: route.allow })
     const raw = await readBody(req, DEFAULT_MAX_INFERENCE_BODY_BYTES)
     const v = raw === undefined
       ? invalidRequest(`The request body is larger than ${DEFAULT_MAX_INFERENCE_BODY_BYTES} bytes.`, null, 'request_too_large', 413)
-      : validateRequest(kind, raw, { model: name, maxTokens: model.contextSize })
+      : validateRequest(route.kind, raw, { model: name, maxTokens: model.contextSize })
     if (!v.ok) return sendError(res, v)
     await serialised(res, () => serve(v.request, res))
   }
