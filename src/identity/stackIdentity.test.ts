@@ -91,10 +91,13 @@ test('registers once per chain even when refreshes race; Registered=True comes f
   db.close()
 })
 
-test('an unfunded wallet: Registered=False AwaitingRegistration with the finishing command; funded, the next refresh registers', async () => {
+test('an unfunded wallet: Registered=False AwaitingRegistration with the finishing command; once funded it registers by itself', async () => {
   const db = openDatabase(join(dir, 'b.db'))
   const account = privateKeyToAccount(generatePrivateKey())
-  const identity = createStackIdentity({ db, publicUrl: () => 'https://seller.example', account: () => account, rpcUrl: () => rc.rpcUrl })
+  let changed: () => void = () => {}
+  const identity = createStackIdentity({
+    db, publicUrl: () => 'https://seller.example', account: () => account, rpcUrl: () => rc.rpcUrl, retryMs: 100, onChange: () => changed(),
+  })
   const offers = [offer('gamma', 'base-sepolia')]
   identity.setOffers(offers.map(resolveOffer))
   await identity.refresh()
@@ -103,8 +106,9 @@ test('an unfunded wallet: Registered=False AwaitingRegistration with the finishi
   assert.equal(before.reason, 'AwaitingRegistration')
   assert.match(before.message, /vend sell register --chain base-sepolia/)
 
+  const registered = new Promise<void>((resolve) => { changed = () => { if (identity.observations().get('default/gamma')?.agentId) resolve() } })
   await rc.setBalance(account.address, parseEther('1'))
-  await identity.refresh()
+  await registered // the retry timer registers without anyone calling refresh()
   const status = pass(offers, identity.observations()).statuses.get('default/gamma')!
   assert.equal(status.conditions.find((c) => c.type === 'Registered')!.status, 'True')
   const onChain = await getRegistration(rc.clients().publicClient, rc.registry, BigInt(status.agentId!))

@@ -35,6 +35,8 @@ export type StackIdentityOptions = {
   rpcUrl: (chain: ChainInfo) => string | undefined
   /** Register automatically (default true); false = only observe what `vend sell register` did. */
   autoRegister?: boolean
+  /** While a chain is not registered yet (no gas, RPC down, ...), try again this often (default 30 s; 0 = never). */
+  retryMs?: number
   /** Observations changed: run a reconcile pass. */
   onChange?: () => void
   log?: (event: string, fields: Record<string, unknown>) => void
@@ -58,6 +60,7 @@ export function createStackIdentity(opts: StackIdentityOptions): StackIdentity {
   let observed = new Map<string, RegistrationObservation>()
   let tail: Promise<void> = Promise.resolve()
   let closed = false
+  let retry: NodeJS.Timeout | undefined
   const clients = new Map<string, { url: string; account: LocalAccount | undefined; c: ChainClients }>()
 
   function clientsFor(chain: ChainInfo, account: LocalAccount | undefined): ChainClients | undefined {
@@ -101,6 +104,16 @@ export function createStackIdentity(opts: StackIdentityOptions): StackIdentity {
     const changed = JSON.stringify([...next]) !== JSON.stringify([...observed])
     observed = next
     if (changed && !closed) opts.onChange?.()
+    scheduleRetry([...byChain.values()].some((o) => o.agentId === undefined || !o.uriMatches))
+  }
+
+  function scheduleRetry(needed: boolean): void {
+    clearTimeout(retry)
+    retry = undefined
+    const ms = opts.retryMs ?? 30_000
+    if (!needed || closed || ms <= 0) return
+    retry = setTimeout(() => { refresh().catch((err) => opts.log?.('ERC-8004 refresh failed', { error: (err as Error).message })) }, ms)
+    retry.unref()
   }
 
   const refresh = (): Promise<void> => {
@@ -127,6 +140,9 @@ export function createStackIdentity(opts: StackIdentityOptions): StackIdentity {
         owner: owner ? ownerRegistration(owner.offer) : undefined,
       })
     },
-    close() { closed = true },
+    close() {
+      closed = true
+      clearTimeout(retry)
+    },
   }
 }
