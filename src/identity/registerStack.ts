@@ -107,7 +107,8 @@ async function registerOnChain(opts: RegisterStackOptions, target: RegisterTarge
   if (!agent) {
     const short = await gasShortfall(publicClient, registry, owner, agentURI)
     if (short) {
-      return pending(`The stack wallet ${owner} has ${formatEther(short.balance)} ${short.symbol} on ${chain.name}; registering needs about ${formatEther(short.need)}. Send gas to it, then register.`)
+      const cost = short.need === undefined ? '' : `; registering needs about ${formatEther(short.need)} ${short.symbol}`
+      return pending(`The stack wallet ${owner} has ${formatEther(short.balance)} ${short.symbol} on ${chain.name}${cost}. Send gas to it, then register.`)
     }
     const minted = await registerAgent({ ...write, agentURI })
     agent = recordIdentity(db, { chain: chain.caip2, agentId: minted.agentId, registry, txHash: minted.txHash, agentUri: agentURI, owner })
@@ -146,20 +147,18 @@ async function knownAgent(db: Db, target: RegisterTarget, registry: Address, own
   return record
 }
 
-async function gasShortfall(publicClient: PublicClient, registry: Address, owner: Address, agentURI: string): Promise<{ balance: bigint; need: bigint; symbol: string } | undefined> {
-  const balance = await publicClient.getBalance({ address: owner })
+/** What registering would cost when the wallet cannot pay it (need undefined when it cannot be estimated). */
+async function gasShortfall(publicClient: PublicClient, registry: Address, owner: Address, agentURI: string): Promise<{ balance: bigint; need: bigint | undefined; symbol: string } | undefined> {
   const symbol = publicClient.chain?.nativeCurrency.symbol ?? 'ETH'
-  if (balance === 0n) return { balance, need: 0n, symbol }
-  try {
-    const [gas, price] = await Promise.all([
+  const [balance, need] = await Promise.all([
+    publicClient.getBalance({ address: owner }),
+    Promise.all([
       publicClient.estimateContractGas({ address: registry, abi: IDENTITY_REGISTRY_ABI, functionName: 'register', args: [agentURI], account: owner }),
       publicClient.getGasPrice(),
-    ])
-    const need = gas * price
-    return balance < need ? { balance, need, symbol } : undefined
-  } catch {
-    return undefined // the transaction itself will say what is wrong
-  }
+    ]).then(([gas, price]) => gas * price, () => undefined),
+  ])
+  if (balance === 0n || (need !== undefined && balance < need)) return { balance, need, symbol }
+  return undefined // enough, or not estimable: the transaction itself will say what is wrong
 }
 
 function requireRegistry(chain: ChainInfo): Address {
