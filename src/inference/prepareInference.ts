@@ -34,8 +34,9 @@ export type ResponseMeter = {
   flush(): Uint8Array
   /**
    * Tokens used and the amount to settle. completed = the whole response reached the buyer.
-   * upto: the metered cost, capped at the maximum (an abandoned stream pays for what was delivered).
-   * exact: the fixed maximum when completed, nothing otherwise.
+   * upto: the metered cost, capped at the maximum; an abandoned stream pays for what was delivered, an
+   * abandoned JSON response (nothing usable delivered) pays nothing. exact: the fixed maximum when completed,
+   * nothing otherwise.
    */
   settle(scheme: SettlementScheme, completed: boolean): { usage: TokenUsage; amount: bigint }
 }
@@ -86,8 +87,8 @@ export function prepareInference(kind: InferenceKind, raw: Buffer | string, pric
       flush: () => (sse ? sse.flush() : new Uint8Array(0)),
       settle(scheme, completed) {
         const u = usage()
-        if (scheme === 'exact') return { usage: u, amount: completed ? maxAmount : 0n }
-        return { usage: u, amount: chargeFor(pricing.price, u, maxAmount) }
+        if (!completed && (scheme === 'exact' || !sse)) return { usage: u, amount: 0n }
+        return { usage: u, amount: scheme === 'exact' ? maxAmount : chargeFor(pricing.price, u, maxAmount) }
       },
     }
   }
