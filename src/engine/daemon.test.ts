@@ -144,3 +144,28 @@ test('a deep VEND_HOME gets a short control socket under the temp dir; the socke
   assert.equal((await controlRequest<DaemonStatus>(socket, 'GET', '/status')).body.ready, true)
   assert.match(readFileSync(paths.log, 'utf8'), new RegExp(`"socket":"${socket}"`))
 })
+
+test('inference offers: the upstream model list decides ModelReady and UpstreamHealthy', async (t) => {
+  const { paths, cleanup } = tempHome()
+  const up = await startUpstream()
+  t.after(async () => { await up.close(); cleanup() })
+  const inference = (model: string) => ({
+    type: 'inference', model: { name: model },
+    payment: { network: 'base-sepolia', payTo: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', price: { perMTok: '1' } },
+  })
+  putOffer(paths, 'chat', 'default', `${up.url}/v1`, inference('tiny-chat'))
+  putOffer(paths, 'other', 'default', up.url, inference('not-served'))
+  const daemon = await startDaemon(paths)
+  t.after(() => daemon.stop())
+  await daemon.reconcile()
+  const cond = (key: string, type: string) => daemon.status().offers?.find((o) => o.key === key)?.conditions.find((c) => c.type === type)
+  assert.equal(cond('default/chat', 'ModelReady')?.status, 'True')
+  assert.equal(cond('default/chat', 'UpstreamHealthy')?.status, 'True')
+  assert.equal(daemon.status().offers?.find((o) => o.key === 'default/chat')?.operationallyReady, true)
+  assert.equal(cond('default/other', 'ModelReady')?.reason, 'ModelNotFound')
+  assert.match(cond('default/other', 'ModelReady')?.message ?? '', /tiny-chat/)
+  assert.ok(!up.hits.includes('/health'), 'inference upstreams are not asked for /health')
+  const res = await fetch(`${daemon.url}/services/chat/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+  await res.arrayBuffer()
+  assert.equal(res.status, 402)
+})

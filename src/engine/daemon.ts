@@ -27,8 +27,8 @@ import { renderPaymentPage } from '../storefront/renderPaymentPage.ts'
 import { controlSocketPath, listenControlSocket, probeControlSocket, removeStaleSocket, type ControlReply } from './controlSocket.ts'
 import { isProcessAlive, readDaemonRecord, removeDaemonRecord, writeDaemonRecord } from './daemonRecord.ts'
 import { DaemonAlreadyRunningError } from './errors.ts'
-import { createHealthProber, healthUrl, type HealthProber } from './healthProber.ts'
 import { createLogger, type Logger } from './log.ts'
+import { createObservers } from './observers.ts'
 import { watchOffers, type OfferWatcher } from './offerWatcher.ts'
 import { loadOptional, type DevChainInfo, type DevChainModule } from './optionalModules.ts'
 import { createSerialRunner } from './serialRunner.ts'
@@ -191,6 +191,7 @@ async function startRunning(
         if (opts.handleSignals) { process.off('SIGTERM', onSignal); process.off('SIGINT', onSignal) }
         await core.close()
         await gateway!.stop(graceMs)
+        await core.release()
         await payments!.stop()
         db.close()
         removeDaemonRecord(paths)
@@ -265,15 +266,15 @@ function createCore({ paths, db, logger, gateway, payments, setCatalog, opts }: 
   let watcher: OfferWatcher | undefined
   let resync: NodeJS.Timeout | undefined
 
-  const prober: HealthProber = createHealthProber({ intervalMs: opts.healthIntervalMs ?? 5000, onChange: debounce(() => trigger(), 20) })
+  const observers = createObservers({ intervalMs: opts.healthIntervalMs ?? 5000, onChange: debounce(() => trigger(), 20) })
   const runner = createSerialRunner<PassOptions>(async (o) => {
     if (closed) return
     try {
       scan()
       // Explicit passes (POST /reconcile) wait for the probes of new offers (each is capped at 2 s). The first
       // pass gives the initial probes a moment, so healthy offers serve at once; a slow upstream does not hold it.
-      if (o.awaitProbes) await prober.settled()
-      else if (!ready) await Promise.race([prober.settled(), sleep(INITIAL_PROBE_WAIT_MS)])
+      if (o.awaitProbes) await observers.settled()
+      else if (!ready) await Promise.race([observers.settled(), sleep(INITIAL_PROBE_WAIT_MS)])
       reconcilePass()
     } catch (err) {
       logger.error('Failed to reconcile offers', { error: err })
@@ -287,13 +288,7 @@ function createCore({ paths, db, logger, gateway, payments, setCatalog, opts }: 
     records = scan.records
     if (!scan.changed.size && !scan.removed.length) return
     scanVersion++
-    const targets = new Map<string, string>()
-    for (const r of records) {
-      const up = r.offer?.spec.upstream
-      if (up) targets.set(r.key, healthUrl(up.url, up.healthPath))
-    }
-    prober.setTargets(targets)
-    prober.reprobe(scan.changed)
+    observers.setOffers(records, scan.changed)
     if (ready) logger.info('Detected offer file changes', { changed: [...scan.changed].slice(0, 20), removed: scan.removed.slice(0, 20) })
   }
 
@@ -313,7 +308,7 @@ function createCore({ paths, db, logger, gateway, payments, setCatalog, opts }: 
       const chain = findChain(o.spec.payment.network)
       facilitators.set(k, chain ? JSON.stringify(payments.facilitatorFor(chain.caip2, o)) : '')
     }
-    return `${scanVersion}|${prober.version()}|${drains ? now : ''}|${[...facilitators.values()].join(',')}`
+    return `${scanVersion}|${observers.version()}|${drains ? now : ''}|${[...facilitators.values()].join(',')}`
   }
 
   function reconcilePass(): void {
@@ -334,19 +329,21 @@ function createCore({ paths, db, logger, gateway, payments, setCatalog, opts }: 
     })
     const result = reconcile(desired, {
       now,
-      health: prober.observations(),
-      model: NO_OBSERVATIONS,
+      health: observers.health(now),
+      model: observers.model(),
       facilitatorFor: payments.facilitatorFor,
       registration: NO_OBSERVATIONS,
       previous: store.previous(),
     })
     const changed = store.save(result.statuses, new Date(now).toISOString())
     statuses = result.statuses
+    observers.syncModels(result.resolved.values())
 
     const generation = new Map(desired.map((d) => [d.key, d.generation]))
-    const fp = routeFingerprint(result.routes, generation)
+    const routes = observers.routes(result.routes)
+    const fp = routeFingerprint(routes, generation)
     if (fp !== routesFingerprint) {
-      gateway.setRoutes(result.routes)
+      gateway.setRoutes(routes)
       routesFingerprint = fp
     }
     const keys = result.catalog.map((e) => `${e.key}@${generation.get(e.key)}`).join('\n')
@@ -383,14 +380,16 @@ function createCore({ paths, db, logger, gateway, payments, setCatalog, opts }: 
       closed = true
       watcher?.close()
       if (resync) clearInterval(resync)
-      prober.stop()
+      observers.stop()
       await runner.idle()
     },
+    /** After the gateway drained: embedded runtimes and probe connections. */
+    release: () => observers.close(),
   }
 }
 
 function routeFingerprint(routes: RouteEntry[], generation: ReadonlyMap<string, string>): string {
-  return routes.map((r) => `${r.key}|${r.path}|${r.state}|${r.draining}|${generation.get(r.key)}`).join('\n')
+  return routes.map((r) => `${r.key}|${r.path}|${r.state}|${r.draining}|${generation.get(r.key)}|${r.resolved.offer.spec.upstream?.url}`).join('\n')
 }
 
 function debounce(fn: () => void, ms: number): () => void {

@@ -29,12 +29,16 @@ export function tempHome(prefix = 'vend-engine-'): { paths: HomePaths; cleanup: 
 
 export type Upstream = { url: string; hits: string[]; server: Server; close: () => Promise<void> }
 
-/** A real upstream: /health answers 200, /slow answers after `slowMs`, everything else echoes its path. */
+/**
+ * A real upstream: /health answers 200, /v1/models lists the model "tiny-chat" (OpenAI-compatible), /slow answers
+ * after `slowMs`, everything else echoes its path.
+ */
 export async function startUpstream(slowMs = 300): Promise<Upstream> {
   const hits: string[] = []
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     hits.push(req.url ?? '')
     if (req.url === '/health') return void res.end('ok')
+    if (req.url === '/v1/models') return void res.end(JSON.stringify({ object: 'list', data: [{ id: 'tiny-chat', object: 'model' }] }))
     if (req.url?.startsWith('/slow')) {
       res.writeHead(200, { 'content-type': 'text/plain' })
       res.write('slow:')
