@@ -169,3 +169,31 @@ test('inference offers: the upstream model list decides ModelReady and UpstreamH
   await res.arrayBuffer()
   assert.equal(res.status, 402)
 })
+
+test('stack up --dev: the daemon starts the dev chain before the first pass and settles on it locally', async (t) => {
+  const { paths, cleanup } = tempHome()
+  const up = await startUpstream()
+  t.after(async () => {
+    const { stopDevChain } = await import('../devchain/devChain.ts')
+    await stopDevChain(paths)
+    await up.close()
+    cleanup()
+  })
+  writeStackConfig(paths, StackConfig.parse({ listen: '127.0.0.1:0', dev: { enabled: true } }))
+  putOffer(paths, 'weather', 'default', up.url, { payment: { network: 'local', payTo: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', price: { perRequest: '0.25' } } })
+  const daemon = await startDaemon(paths)
+  t.after(() => daemon.stop())
+  const status = daemon.status()
+  assert.equal(status.devChain?.chainId, 31337)
+  assert.match(status.devChain?.rpcUrl ?? '', /^http:\/\/127\.0\.0\.1:\d+/)
+  const gate = status.offers?.[0]?.conditions.find((c) => c.type === 'PaymentGateReady')
+  assert.equal(gate?.status, 'True', gate?.message)
+  const res = await eventually('402 on the dev offer', async () => {
+    const r = await fetch(`${daemon.url}/services/weather`)
+    await r.arrayBuffer()
+    return r.status === 402 && r
+  })
+  const accepts = decodePaymentRequiredHeader(res.headers.get('payment-required')!).accepts[0]!
+  assert.equal(accepts.network, 'eip155:31337')
+  assert.equal(accepts.amount, '250000')
+})

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import type { DaemonStatus } from './api.ts'
 import { createGateway, type Gateway } from '../gateway/createGateway.ts'
+import type { DevChainInfo } from '../devchain/devChain.ts'
 import { createPayments, type Payments } from '../payments/createPayments.ts'
 import { findChain } from '../offer/networks.ts'
 import { reconcile } from '../reconciler/reconcile.ts'
@@ -30,7 +31,6 @@ import { DaemonAlreadyRunningError } from './errors.ts'
 import { createLogger, type Logger } from './log.ts'
 import { createObservers } from './observers.ts'
 import { watchOffers, type OfferWatcher } from './offerWatcher.ts'
-import { loadOptional, type DevChainInfo, type DevChainModule } from './optionalModules.ts'
 import { createSerialRunner } from './serialRunner.ts'
 
 export const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
@@ -224,15 +224,12 @@ async function startRunning(
   }
 }
 
+/** `stack up --dev`: start (or reuse, or join) the dev chain before the first pass; payments settle on it locally. */
 async function startDevChain(paths: HomePaths, config: StackConfig, logger: Logger): Promise<DevChainInfo | undefined> {
   if (!config.dev?.enabled) return undefined
-  const mod = await loadOptional<DevChainModule>('devchain/devChain.ts')
-  if (!mod) {
-    logger.warn('Skipped the dev chain: this build has no dev chain module')
-    return undefined
-  }
-  const info = await mod.ensureDevChain(paths, { chainId: config.dev.chainId, ...(config.dev.join ? { join: config.dev.join } : {}) })
-  logger.info('Started dev chain', { rpcUrl: info.rpcUrl, chainId: info.chainId })
+  const { ensureDevChain } = await import('../devchain/devChain.ts')
+  const info = await ensureDevChain(paths, { chainId: config.dev.chainId, ...(config.dev.join ? { join: config.dev.join } : {}) })
+  logger.info(config.dev.join ? 'Joined dev chain' : 'Started dev chain', { rpcUrl: info.rpcUrl, chainId: info.chainId })
   return info
 }
 

@@ -18,7 +18,6 @@ import type { DaemonStatus, Engine, StackUpOptions, StackUpResult } from './api.
 import { controlRequest, controlSocketPath, probeControlSocket, removeStaleSocket } from './controlSocket.ts'
 import { isProcessAlive } from './daemonRecord.ts'
 import { DaemonStartFailedError, DaemonStopTimeoutError } from './errors.ts'
-import { loadOptional, type DevChainModule } from './optionalModules.ts'
 
 export type EmbeddedEngineOptions = {
   /** The `vend` executable whose `serve` command runs the daemon (default: bin/vend of this checkout). */
@@ -87,8 +86,8 @@ export function embeddedEngine(paths: HomePaths, opts: EmbeddedEngineOptions = {
         }
       }
       if (config.dev?.enabled && !config.dev.join) {
-        const devchain = await loadOptional<DevChainModule>('devchain/devChain.ts')
-        await devchain?.stopDevChain(paths)
+        const { stopDevChain } = await import('../devchain/devChain.ts')
+        await stopDevChain(paths)
       }
       return { wasRunning }
     },
