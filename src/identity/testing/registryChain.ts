@@ -1,14 +1,14 @@
 /**
- * Test support: a real anvil with the project's ERC-8004 registry (MiniIdentityRegistry bytecode) placed at the
+ * Test support: a real anvil with the project's ERC-8004 registry (the dev chain's MiniIdentityRegistry) placed at the
  * canonical testnet address, so tests run the production code path (chain.identityRegistry) unchanged.
  */
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { createTestClient, http, toHex, type Abi, type Hex, type LocalAccount } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { findChain, type Address, type ChainInfo } from '../../offer/networks.ts'
 import { chainClients, type ChainClients } from '../chainClients.ts'
+import artifacts from '../../devchain/artifacts.json' with { type: 'json' }
 
 /** anvil's default dev keys (accounts #0..#2). */
 export const DEV_KEYS = [
@@ -30,9 +30,9 @@ export type RegistryChain = {
 
 const require = createRequire(import.meta.url)
 
+/** The dev chain's compiled registry (kit MiniIdentityRegistry, solc 0.8.37), so tests and `vend stack up --dev` run the same bytecode. */
 function registryArtifact(): { abi: Abi; bytecode: Hex } {
-  const a = JSON.parse(readFileSync(new URL('../testdata/MiniIdentityRegistry.json', import.meta.url), 'utf8')) as { MiniIdentityRegistry: { abi: Abi; bytecode: Hex } }
-  return a.MiniIdentityRegistry
+  return (artifacts as unknown as { contracts: { MiniIdentityRegistry: { abi: Abi; bytecode: Hex } } }).contracts.MiniIdentityRegistry
 }
 
 export async function startRegistryChain(network = 'base-sepolia'): Promise<RegistryChain> {
