@@ -9,11 +9,15 @@ import { rawRequest, routeEntry, startGateway, startServer } from './testKit.ts'
 const FREE = [{ path: '/*', gate: 'free' as const }]
 
 test('free route: prefix stripped, query kept, upstream base path prepended, POST body streamed', async () => {
-  const seen: { url: string | undefined; method: string | undefined; body: string }[] = []
+  const seen: { url: string | undefined; method: string | undefined; body: string; te: string | undefined }[] = []
   const up = await startServer((req, res) => {
     let body = ''
     req.on('data', (c) => { body += c })
-    req.on('end', () => { seen.push({ url: req.url, method: req.method, body }); res.writeHead(201, { 'content-type': 'text/plain' }); res.end(`got ${body.length}`) })
+    req.on('end', () => {
+      seen.push({ url: req.url, method: req.method, body, te: req.headers['transfer-encoding'] })
+      res.writeHead(201, { 'content-type': 'text/plain' })
+      res.end(`got ${body.length}`)
+    })
   })
   const g = await startGateway({}, [routeEntry({ name: 'weather', upstream: `${up.url}/v2/api/`, routes: FREE })])
   try {
@@ -22,7 +26,23 @@ test('free route: prefix stripped, query kept, upstream base path prepended, POS
     const post = await rawRequest(`${g.url}/services/weather`, { method: 'POST', body: 'x'.repeat(100_000), headers: { 'content-type': 'text/plain' } })
     assert.equal(post.status, 201)
     assert.equal(post.body, 'got 100000')
-    assert.deepEqual(seen.map((s) => [s.method, s.url, s.body.length]), [['GET', '/v2/api/today?x=1&y=a%20b', 0], ['POST', '/v2/api', 100_000]])
+    assert.equal((await rawRequest(`${g.url}/services/weather/item/7`, { method: 'DELETE' })).status, 201)
+    const chunked = await new Promise<string>((resolve, reject) => {
+      const req = http.request(`${g.url}/services/weather/upload`, { method: 'PUT', agent: false }, (res) => {
+        let text = ''
+        res.on('data', (c) => { text += c })
+        res.on('end', () => resolve(text))
+      })
+      req.on('error', reject)
+      req.write('part one, ')
+      setImmediate(() => req.end('part two'))
+    })
+    assert.equal(chunked, 'got 18')
+    // Requests without a declared body go upstream without one (no chunked empty body).
+    assert.deepEqual(seen.map((s) => [s.method, s.url, s.body.length, s.method === 'PUT' ? 'n/a' : s.te]), [
+      ['GET', '/v2/api/today?x=1&y=a%20b', 0, undefined], ['POST', '/v2/api', 100_000, undefined],
+      ['DELETE', '/v2/api/item/7', 0, undefined], ['PUT', '/v2/api/upload', 18, 'n/a'],
+    ])
   } finally {
     await g.stop()
     await up.close()

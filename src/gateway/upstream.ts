@@ -141,10 +141,10 @@ export function upstreamHeaders(req: IncomingMessage, target: UpstreamTarget, pr
   return out
 }
 
-/** GET/HEAD without a declared body are sent without one; everything else streams the client's body. */
+/** A request has a body when it declares one (HTTP/1.1: Content-Length > 0 or Transfer-Encoding); only then is it streamed upstream. */
 export function hasBody(req: IncomingMessage): boolean {
-  if (req.method === 'GET' || req.method === 'HEAD') return req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined
-  return true
+  const length = req.headers['content-length']
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined
 }
 
 /**
