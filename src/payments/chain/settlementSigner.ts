@@ -1,7 +1,8 @@
 /**
  * The local facilitator's chain access, shaped as @x402/evm's FacilitatorEvmSigner capability object, built for
  * throughput: cached getCode, local signature recovery, a per-key broadcast pipeline with its own nonce counter
- * (nonces assigned and transactions signed locally, resynced from the chain on startup and on "nonce too low"),
+ * (nonces assigned and transactions signed locally, resynced from the chain on startup and after any failed send),
+ * transactions queued while a send is in flight going out together as one JSON-RPC batch,
  * a fixed gas limit per call kind (estimated once) and one batched receipt poller. Only the broadcast itself is
  * serialised; many settlements wait for their receipts at once.
  */
@@ -12,20 +13,18 @@ import {
 import { privateKeyToAccount } from 'viem/accounts'
 import { RpcError, type RpcClient } from './rpc.ts'
 
-export type BroadcastInfo = { txHash: Hex; to: Hex; functionName: string | undefined; args: readonly unknown[] | undefined }
-
 export type SettlementSignerOptions = {
   rpc: RpcClient
   privateKey: Hex
   chainId: number
   /** Receipt polling interval (default 20 ms on a local chain, 1 s elsewhere). */
   receiptPollMs?: number
-  /** Called with the transaction hash after signing and before broadcasting (persist it for crash recovery). */
-  beforeBroadcast?: (info: BroadcastInfo) => void | Promise<void>
 }
 
 export type SettlementSigner = FacilitatorEvmSigner & {
   address: Hex
+  /** Sign and send; `onHash` gets the hash after signing and before sending (persist it for crash recovery). */
+  broadcast(to: Hex, data: Hex, gas?: bigint, onHash?: (h: Hex) => void | Promise<void>): Promise<Hex>
   getReceipt(hash: Hex): Promise<RpcReceipt | undefined>
   /** Whether a transaction is known to the node (mined or pending). */
   isKnown(hash: Hex): Promise<boolean>
@@ -60,14 +59,9 @@ export function createSettlementSigner(opts: SettlementSignerOptions): Settlemen
     return code
   }
 
-  // --- broadcast pipeline
+  // --- broadcast pipeline: sends queue up while a broadcast is in flight and go out together as one JSON-RPC batch,
+  // nonces assigned in order; any failure resyncs the nonce from the chain
   let nextNonce: number | undefined
-  let tail: Promise<unknown> = Promise.resolve()
-  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-    const p = tail.then(fn, fn)
-    tail = p.catch(() => undefined)
-    return p
-  }
   let gasPrice: { value: bigint; at: number } | undefined
   async function currentGasPrice(): Promise<bigint> {
     if (!gasPrice || Date.now() - gasPrice.at > 5_000) {
@@ -87,25 +81,74 @@ export function createSettlementSigner(opts: SettlementSignerOptions): Settlemen
     return limit
   }
 
-  async function broadcast(to: Hex, data: Hex, functionName?: string, args?: readonly unknown[], gas?: bigint): Promise<Hex> {
-    const gasLimit = gas ?? await gasFor(to, data)
-    return serial(async () => {
-      for (let attempt = 0; ; attempt++) {
-        if (nextNonce === undefined) nextNonce = Number(BigInt(await rpc.call<Hex>('eth_getTransactionCount', [address, 'pending'])))
-        const raw = await account.signTransaction({ chainId, type: 'legacy', nonce: nextNonce, to, data, gas: gasLimit, gasPrice: await currentGasPrice() })
-        const txHash = keccak256(raw)
-        await opts.beforeBroadcast?.({ txHash, to, functionName, args })
-        try {
-          await rpc.call('eth_sendRawTransaction', [raw])
-        } catch (err) {
-          if (err instanceof RpcError && /already known/i.test(err.message)) { nextNonce++; return txHash }
-          if (err instanceof RpcError && NONCE_BEHIND.test(err.message) && attempt < 3) { nextNonce = undefined; continue }
-          if (err instanceof RpcError && /gas price|underpriced|fee cap/i.test(err.message)) gasPrice = undefined
-          throw err
-        }
-        nextNonce++
-        return txHash
+  type Send = { to: Hex; data: Hex; gas: bigint; onHash: ((h: Hex) => void | Promise<void>) | undefined; resolve: (h: Hex) => void; reject: (e: unknown) => void; attempts: number }
+  const waiting: Send[] = []
+  let pumping = false
+
+  async function sendBatch(batch: Send[]): Promise<void> {
+    if (nextNonce === undefined) nextNonce = Number(BigInt(await rpc.call<Hex>('eth_getTransactionCount', [address, 'pending'])))
+    const price = await currentGasPrice()
+    const signed: { s: Send; raw: Hex; hash: Hex }[] = []
+    for (const s of batch) {
+      const raw = await account.signTransaction({ chainId, type: 'legacy', nonce: nextNonce, to: s.to, data: s.data, gas: s.gas, gasPrice: price })
+      const hash = keccak256(raw)
+      try {
+        await s.onHash?.(hash)
+      } catch (err) {
+        s.reject(err) // not sent: its nonce is reused by the next one
+        continue
       }
+      nextNonce++
+      signed.push({ s, raw, hash })
+    }
+    if (!signed.length) return
+    let results: unknown[]
+    try {
+      results = signed.length === 1
+        ? [await rpc.call('eth_sendRawTransaction', [signed[0]!.raw]).catch((e: unknown) => e)]
+        : await rpc.batch(signed.map((x) => ({ method: 'eth_sendRawTransaction', params: [x.raw] })))
+    } catch (err) {
+      // unknown whether the node took them: callers hold the hashes and look them up on retry
+      nextNonce = undefined
+      for (const x of signed) x.s.reject(err)
+      return
+    }
+    const retry: Send[] = []
+    results.forEach((r, i) => {
+      const x = signed[i]!
+      if (!(r instanceof Error) || /already known/i.test(r.message)) { x.s.resolve(x.hash); return }
+      nextNonce = undefined
+      if (r instanceof RpcError && NONCE_BEHIND.test(r.message) && x.s.attempts < 3) { x.s.attempts++; retry.push(x.s); return }
+      if (/gas price|underpriced|fee cap/i.test(r.message)) gasPrice = undefined
+      x.s.reject(r)
+    })
+    waiting.unshift(...retry)
+  }
+
+  async function pump(): Promise<void> {
+    if (pumping) return
+    pumping = true
+    try {
+      while (waiting.length) {
+        const batch = waiting.splice(0, 64)
+        try {
+          await sendBatch(batch)
+        } catch (err) {
+          nextNonce = undefined
+          for (const s of batch) s.reject(err)
+        }
+      }
+    } finally {
+      pumping = false
+    }
+  }
+
+  /** Sign and broadcast a transaction from the settlement key; `onHash` runs with its hash before it is sent. */
+  async function broadcast(to: Hex, data: Hex, gas?: bigint, onHash?: (h: Hex) => void | Promise<void>): Promise<Hex> {
+    const gasLimit = gas ?? await gasFor(to, data)
+    return new Promise<Hex>((resolve, reject) => {
+      waiting.push({ to, data, gas: gasLimit, onHash, resolve, reject, attempts: 0 })
+      void pump()
     })
   }
 
@@ -168,9 +211,10 @@ export function createSettlementSigner(opts: SettlementSignerOptions): Settlemen
     async writeContract(a) {
       let data = encodeFunctionData({ abi: a.abi as Abi, functionName: a.functionName, args: a.args } as Parameters<typeof encodeFunctionData>[0])
       if (a.dataSuffix) data = `${data}${a.dataSuffix.replace(/^0x/, '')}` as Hex
-      return broadcast(a.address, data, a.functionName, a.args, a.gas)
+      return broadcast(a.address, data, a.gas)
     },
     sendTransaction: (a) => broadcast(a.to, a.data),
+    broadcast,
     waitForTransactionReceipt({ hash, timeout }) {
       return new Promise<RpcReceipt>((resolve, reject) => {
         const list = waiters.get(hash) ?? []

@@ -1,17 +1,19 @@
 /**
  * The in-process facilitator: @x402/core's x402Facilitator with @x402/evm's exact scheme (v2, plus v1 where the
  * chain has a v1 network name), settling with a key we hold. The seller pays gas. Chain access goes through the
- * fast settlement signer (see chain/settlementSigner.ts).
+ * fast settlement signer (see chain/settlementSigner.ts); plain EIP-3009 payments settle through its pipeline directly.
  */
 import { x402Facilitator } from '@x402/core/facilitator'
-import type { Network, PaymentPayload, PaymentRequirements } from '@x402/core/types'
+import type { Network, PaymentPayload, PaymentRequirements, SettleResponse } from '@x402/core/types'
+import { eip3009ABI } from '@x402/evm'
 import { ExactEvmScheme } from '@x402/evm/exact/facilitator'
 import { ExactEvmSchemeV1 } from '@x402/evm/exact/v1/facilitator'
 import { EVM_NETWORK_CHAIN_ID_MAP } from '@x402/evm/v1'
-import type { Hex } from 'viem'
+import { encodeFunctionData, getAddress, keccak256, pad, parseSignature, toBytes, type Hex, type Log } from 'viem'
 import type { FacilitatorObservation } from '../../reconciler/types.ts'
 import { createRpcClient, RpcUnavailableError } from '../chain/rpc.ts'
 import { createSettlementSigner } from '../chain/settlementSigner.ts'
+import { refineReason } from '../reasons.ts'
 import { FacilitatorUnavailableError, type Facilitator, type SettleHooks } from './types.ts'
 
 export type LocalFacilitatorOptions = {
@@ -38,21 +40,21 @@ function isTransportFailure(err: unknown): boolean {
   return false
 }
 
-const authKey = (asset: string, from: string, nonce: string) => `${asset}:${from}:${nonce}`.toLowerCase()
-
 export type LocalFacilitator = Facilitator & { settlerAddress: string }
+
+const TRANSFER_TOPIC = keccak256(toBytes('Transfer(address,address,uint256)'))
+const topicOf = (addr: string) => pad(addr.toLowerCase() as Hex).toLowerCase()
+
+/** The receipt holds the token's Transfer(from, to, value) event. */
+function hasTransfer(logs: readonly Log[], asset: string, from: string, to: string, value: bigint): boolean {
+  return logs.some((l) => l.address.toLowerCase() === asset.toLowerCase() && l.topics[0] === TRANSFER_TOPIC
+    && l.topics[1]?.toLowerCase() === topicOf(from) && l.topics[2]?.toLowerCase() === topicOf(to) && BigInt(l.data) === value)
+}
 
 export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFacilitator {
   const caip2 = `eip155:${opts.chainId}` as Network
   const rpc = createRpcClient(opts.rpcUrl)
-  const txListeners = new Map<string, NonNullable<SettleHooks['onTxHash']>>()
-  const signer = createSettlementSigner({
-    rpc, chainId: opts.chainId, privateKey: opts.privateKey, ...(opts.receiptPollMs ? { receiptPollMs: opts.receiptPollMs } : {}),
-    beforeBroadcast: async ({ txHash, to, functionName, args }) => {
-      if (functionName !== 'transferWithAuthorization' || !args) return
-      await txListeners.get(authKey(to, String(args[0]), String(args[5])))?.(txHash)
-    },
-  })
+  const signer = createSettlementSigner({ rpc, chainId: opts.chainId, privateKey: opts.privateKey, ...(opts.receiptPollMs ? { receiptPollMs: opts.receiptPollMs } : {}) })
   const core = new x402Facilitator().register(caip2, new ExactEvmScheme(signer))
   const v1 = v1NetworkName(opts.chainId)
   if (v1) core.registerV1(v1 as Network, new ExactEvmSchemeV1(signer))
@@ -70,26 +72,51 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
     }
   }
 
+  /**
+   * Settle an EIP-3009 payment the gate has just verified (through the SDK) and locked in the ledger: one
+   * transferWithAuthorization through the broadcast pipeline, then the receipt and its Transfer event. The SDK's
+   * settle would re-verify the signature first; the token contract checks it again on chain anyway.
+   */
+  async function settleEip3009(payload: PaymentPayload, requirements: PaymentRequirements, hooks?: SettleHooks): Promise<SettleResponse> {
+    const { authorization: a, signature } = payload.payload as { authorization: { from: Hex; to: Hex; value: string; validAfter: string; validBefore: string; nonce: Hex }; signature: Hex }
+    const network = requirements.network
+    const fail = (errorReason: string, transaction = '', errorMessage?: string): SettleResponse =>
+      ({ success: false, errorReason, transaction, network, payer: a.from, ...(errorMessage ? { errorMessage } : {}) })
+    if (BigInt(a.validBefore) <= BigInt(Math.floor(Date.now() / 1000) + 3)) return fail('invalid_exact_evm_payload_authorization_valid_before')
+    const sig = parseSignature(signature)
+    const data = encodeFunctionData({
+      abi: eip3009ABI, functionName: 'transferWithAuthorization',
+      args: [getAddress(a.from), getAddress(a.to), BigInt(a.value), BigInt(a.validAfter), BigInt(a.validBefore), a.nonce, Number(sig.v ?? BigInt(sig.yParity + 27)), sig.r, sig.s],
+    })
+    let hash: Hex
+    try {
+      hash = await signer.broadcast(getAddress(requirements.asset), data, undefined, hooks?.onTxHash)
+    } catch (err) {
+      if (isTransportFailure(err)) throw err
+      const msg = (err as Error).message
+      return fail(refineReason('invalid_exact_evm_transaction_failed', msg), '', msg)
+    }
+    let receipt
+    try {
+      receipt = await signer.waitForTransactionReceipt({ hash, timeout: 60_000 })
+    } catch (err) {
+      return fail('settlement_pending', hash, (err as Error).message)
+    }
+    if (receipt.status !== 'success') return fail('invalid_exact_evm_transaction_failed', hash)
+    if (!hasTransfer(receipt.logs ?? [], requirements.asset, a.from, a.to, BigInt(a.value))) return fail('invalid_exact_evm_transfer_event_mismatch', hash)
+    return { success: true, transaction: hash, network, payer: a.from }
+  }
+
+  const isPlainEip3009 = (payload: PaymentPayload) => {
+    const p = payload.payload as { authorization?: unknown; signature?: unknown }
+    return typeof p.signature === 'string' && p.signature.length === 132 && typeof p.authorization === 'object' && p.authorization !== null
+  }
+
   return {
     id: 'local',
     settlerAddress: signer.address,
     verify: (payload, requirements) => guard(() => core.verify(payload, requirements)),
-    async settle(payload: PaymentPayload, requirements: PaymentRequirements, hooks?: SettleHooks) {
-      const auth = (payload.payload as { authorization?: { from: string; nonce: string } }).authorization
-      const key = auth && hooks?.onTxHash ? authKey(requirements.asset, auth.from, auth.nonce) : undefined
-      if (key && hooks?.onTxHash) txListeners.set(key, hooks.onTxHash)
-      try {
-        const res = await guard(() => core.settle(payload, requirements))
-        // a broadcast that failed at the transport level is reported as a failed settle by the SDK: surface it as transient
-        if (!res.success && /JSON-RPC endpoint .* unreachable/.test(res.errorMessage ?? '')) {
-          reachable = false
-          throw new FacilitatorUnavailableError('local', new Error(res.errorMessage))
-        }
-        return res
-      } finally {
-        if (key) txListeners.delete(key)
-      }
-    },
+    settle: (payload, requirements, hooks) => guard(() => (isPlainEip3009(payload) ? settleEip3009(payload, requirements, hooks) : core.settle(payload, requirements))),
     observe(network: string): FacilitatorObservation {
       const supports = network === caip2
       return { configured: true, supportsNetwork: supports, url: 'local', ...(reachable === undefined ? {} : { reachable }), ...(detail && reachable === false ? { detail } : supports ? {} : { detail: `the local facilitator settles on ${caip2} only` }) }
