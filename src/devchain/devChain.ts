@@ -78,8 +78,8 @@ export function readDevChain(paths: HomePaths): DevChainInfo | undefined {
 
 /** Start (or reuse, or join) the dev chain and make sure everything is deployed on it. */
 export async function ensureDevChain(paths: HomePaths, opts: EnsureDevChainOptions = {}): Promise<DevChainInfo> {
-  if (opts.join !== undefined) return joinDevChain(paths, opts.join)
   return withDevChainLock(paths, async () => {
+    if (opts.join !== undefined) return joinDevChain(paths, opts.join)
     const rec = readRecord(paths)
     const managed = rec && !rec.joined ? rec : undefined
     const chainId = opts.chainId ?? managed?.chainId ?? DEFAULT_DEV_CHAIN_ID
@@ -132,19 +132,22 @@ async function joinDevChain(paths: HomePaths, rpcUrl: string): Promise<DevChainI
       hint: 'Join the RPC URL that `vend dev info` prints in the stack that started the dev chain.',
     })
   }
+  await stopManaged(paths) // else the record of our own chain would be lost while it keeps running
   writeRecord(paths, { chainId, rpcUrl, joined: true })
   return info
 }
 
 /** Stop the dev chain gracefully (anvil dumps its state) and keep the record, so the next ensure resumes it. */
 export async function stopDevChain(paths: HomePaths): Promise<void> {
-  await withDevChainLock(paths, async () => {
-    const rec = readRecord(paths)
-    if (!rec || rec.joined || rec.pid === undefined) return
-    if (isAlive(rec.pid) && looksLikeAnvil(rec.pid)) await stopAnvil(rec.pid)
-    const { pid: _stopped, ...kept } = rec
-    writeRecord(paths, kept)
-  })
+  await withDevChainLock(paths, () => stopManaged(paths))
+}
+
+async function stopManaged(paths: HomePaths): Promise<void> {
+  const rec = readRecord(paths)
+  if (!rec || rec.joined || rec.pid === undefined) return
+  if (isAlive(rec.pid) && looksLikeAnvil(rec.pid)) await stopAnvil(rec.pid)
+  const { pid: _stopped, ...kept } = rec
+  writeRecord(paths, kept)
 }
 
 function checkAddress(address: string): Address {
