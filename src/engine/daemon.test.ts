@@ -196,4 +196,16 @@ test('stack up --dev: the daemon starts the dev chain before the first pass and 
   const accepts = decodePaymentRequiredHeader(res.headers.get('payment-required')!).accepts[0]!
   assert.equal(accepts.network, 'eip155:31337')
   assert.equal(accepts.amount, '250000')
+
+  // An offer that registers: the stack identity observes the dev chain (no wallet password: pending, and why).
+  putOffer(paths, 'listed', 'default', up.url, { registration: { enabled: true }, payment: { network: 'local', payTo: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', price: { perRequest: '1' } } })
+  await daemon.reconcile()
+  const registered = await eventually('a Registered observation from the identity', () => {
+    const c = daemon.status().offers?.find((o) => o.key === 'default/listed')?.conditions.find((x) => x.type === 'Registered')
+    return c && c.reason !== 'Pending' && c
+  })
+  assert.equal(registered.reason, 'AwaitingRegistration')
+  assert.match(registered.message, /wallet/)
+  const file = await (await fetch(`${daemon.url}/.well-known/agent-registration.json`)).json() as { type: string }
+  assert.match(file.type, /eip-8004/)
 })

@@ -28,6 +28,7 @@ import { renderPaymentPage } from '../storefront/renderPaymentPage.ts'
 import { controlSocketPath, listenControlSocket, probeControlSocket, removeStaleSocket, type ControlReply } from './controlSocket.ts'
 import { isProcessAlive, readDaemonRecord, removeDaemonRecord, writeDaemonRecord } from './daemonRecord.ts'
 import { DaemonAlreadyRunningError } from './errors.ts'
+import { createDaemonIdentity, type DaemonIdentity } from './identity.ts'
 import { createLogger, type Logger } from './log.ts'
 import { createObservers } from './observers.ts'
 import { watchOffers, type OfferWatcher } from './offerWatcher.ts'
@@ -153,7 +154,12 @@ async function startRunning(
 
     let catalog: CatalogEntry[] = []
     let url = config.publicUrl ? baseUrl(config) : ''
-    const storefront = createStorefrontHandler({ getCatalog: () => catalog, baseUrl: () => url })
+    let onIdentityChange = (): void => {}
+    const identity = createDaemonIdentity({ paths, db, config, devChain, logger, baseUrl: () => url, onChange: () => onIdentityChange() })
+    const storefront = createStorefrontHandler({
+      getCatalog: () => catalog, baseUrl: () => url,
+      getRegistrationFile: () => identity.registrationFile(catalog, url),
+    })
     gateway = createGateway({
       listen: config.listen,
       baseUrl: () => url,
@@ -167,7 +173,8 @@ async function startRunning(
     if (!url) url = baseUrl({ ...config, listen })
     writeDaemonRecord(paths, { pid: process.pid, socket, listen, url, startedAt })
 
-    const core = createCore({ paths, db, logger, gateway, payments, setCatalog: (c) => { catalog = c }, opts })
+    const core = createCore({ paths, db, logger, gateway, payments, identity, setCatalog: (c) => { catalog = c }, opts })
+    onIdentityChange = core.trigger
     const running: Running = {
       api: undefined as unknown as Daemon,
       pass: core.pass,
@@ -239,16 +246,16 @@ type CoreDeps = {
   logger: Logger
   gateway: Gateway
   payments: Payments
+  identity: DaemonIdentity
   setCatalog: (c: CatalogEntry[]) => void
   opts: DaemonOptions
 }
 
-const NO_OBSERVATIONS = new Map<string, never>()
 const INITIAL_PROBE_WAIT_MS = 300
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref())
 
 /** The reconcile loop proper: desired state from the files, observations, one pass at a time. */
-function createCore({ paths, db, logger, gateway, payments, setCatalog, opts }: CoreDeps) {
+function createCore({ paths, db, logger, gateway, payments, identity, setCatalog, opts }: CoreDeps) {
   const scanner = createOfferScanner(paths)
   const store: StatusStore = createStatusStore(db)
   const desiredOf = new WeakMap<OfferFileRecord, DesiredOffer>()
@@ -305,7 +312,7 @@ function createCore({ paths, db, logger, gateway, payments, setCatalog, opts }: 
       const chain = findChain(o.spec.payment.network)
       facilitators.set(k, chain ? JSON.stringify(payments.facilitatorFor(chain.caip2, o)) : '')
     }
-    return `${scanVersion}|${observers.version()}|${drains ? now : ''}|${[...facilitators.values()].join(',')}`
+    return `${scanVersion}|${observers.version()}|${identity.version()}|${drains ? now : ''}|${[...facilitators.values()].join(',')}`
   }
 
   function reconcilePass(): void {
@@ -329,12 +336,13 @@ function createCore({ paths, db, logger, gateway, payments, setCatalog, opts }: 
       health: observers.health(now),
       model: observers.model(),
       facilitatorFor: payments.facilitatorFor,
-      registration: NO_OBSERVATIONS,
+      registration: identity.observations(),
       previous: store.previous(),
     })
     const changed = store.save(result.statuses, new Date(now).toISOString())
     statuses = result.statuses
     observers.syncModels(result.resolved.values())
+    identity.setOffers(result.resolved.values())
 
     const generation = new Map(desired.map((d) => [d.key, d.generation]))
     const routes = observers.routes(result.routes)
@@ -361,6 +369,7 @@ function createCore({ paths, db, logger, gateway, payments, setCatalog, opts }: 
   return {
     ready: () => ready,
     pass: (o: PassOptions) => runner.run(o),
+    trigger,
     offer: (key: string) => statuses.get(key),
     async start() {
       // First pass: health Unknown for every offer (routes answer 503 until their probe succeeds), no per-offer waits.
@@ -378,6 +387,7 @@ function createCore({ paths, db, logger, gateway, payments, setCatalog, opts }: 
       watcher?.close()
       if (resync) clearInterval(resync)
       observers.stop()
+      identity.close()
       await runner.idle()
     },
     /** After the gateway drained: embedded runtimes and probe connections. */
