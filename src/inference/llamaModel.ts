@@ -7,7 +7,7 @@
  * prompt_tokens reported, and every generated token passes through onToken.
  */
 import { statSync } from 'node:fs'
-import type { ChatHistoryItem, Llama, LlamaCompletion, LlamaContext, LlamaEmbeddingContext, LlamaModel, Token } from 'node-llama-cpp'
+import type { ChatHistoryItem, Llama, LlamaCompletion, LlamaContext, LlamaEmbeddingContext, LlamaModel, LlamaText, Token } from 'node-llama-cpp'
 import { BaseError } from '../errors/base.ts'
 import type { ChatMessage, InferenceRequest } from './validateRequest.ts'
 
@@ -34,7 +34,7 @@ export type LoadModelOptions = {
 }
 
 /** A request turned into tokens: what will be evaluated, and when generation must stop. */
-export type PreparedPrompt = { tokens: Token[]; promptTokens: number; stopTriggers: string[] }
+export type PreparedPrompt = { tokens: Token[]; promptTokens: number; stopTriggers: readonly LlamaText[] }
 
 export type GenerateOptions = {
   maxTokens: number
@@ -124,11 +124,12 @@ export async function loadLlamaModel(options: LoadModelOptions): Promise<LoadedM
     prepare(req) {
       if (req.kind === 'embedding') throw new Error('prepare() is for chat and completion requests')
       let tokens: Token[]
-      let stopTriggers: string[] = []
+      let stopTriggers: readonly LlamaText[] = []
       if (req.kind === 'chat') {
         const state = wrapper.generateContextState({ chatHistory: [...req.messages.map(historyItem), { type: 'model', response: [] }] })
         tokens = state.contextText.tokenize(model.tokenizer)
-        stopTriggers = state.stopGenerationTriggers.map((t) => t.toString()).filter((t) => t.length > 0)
+        // Kept as LlamaText: a special token such as EOS must not become the literal text "EOS".
+        stopTriggers = state.stopGenerationTriggers
       } else {
         tokens = model.tokenize(req.prompt)
       }
