@@ -10,7 +10,9 @@
  * Why bytes bound the text's tokens: byte-level BPE (GPT-2/4o, Llama 3, Qwen, Mistral Tekken) and SentencePiece
  * with byte fallback (Llama 2, Mistral, Gemma) split the text into tokens that each cover at least one byte, so
  * a text of B bytes is at most B tokens; SentencePiece's dummy-prefix space adds at most one token per text,
- * which the role bytes of the same message already cover (every role is >= 3 bytes). What bytes cannot see is
+ * which the role bytes of the same message already cover (every role is >= 3 bytes). (A SentencePiece model
+ * that NFKC-normalises can expand a rare compatibility character, e.g. one 3-byte ligature into several
+ * letters; the cap below covers such inputs.) What bytes cannot see is
  * the chat template's own tokens (role headers, turn separators, a default system prompt): common templates
  * (ChatML, Llama 3, Mistral, Gemma) add <= 6 tokens per message and <= 30 fixed, below the overheads used here.
  * A custom template may add more; the gateway therefore never charges above what the buyer authorised
