@@ -52,6 +52,7 @@ async function pay(info: DevChainInfo, amount: bigint, client: x402Client) {
   assert.equal(verified.isValid, true, JSON.stringify(verified))
   const settled = await facilitator.settle(payload, req)
   assert.equal(settled.success, true, JSON.stringify(settled))
+  return { replay: () => facilitator.verify(payload, req) }
 }
 
 function buyerClient(info: DevChainInfo): x402Client {
@@ -74,7 +75,9 @@ test('local dev chain: USDC at the fixed address, x402 payment settles, state su
 
   // a local token is not an x402 default asset: the buyer allow-lists it
   const client = buyerClient(info).setSpendControls({ allowedAssets: [{ network: info.caip2, asset: info.usdc.address }] })
-  await pay(info, 12_345n, client)
+  const { replay } = await pay(info, 12_345n, client)
+  // Multicall3 at its canonical address lets the facilitator name the reason instead of "simulation failed"
+  assert.equal((await replay()).invalidReason, 'invalid_exact_evm_nonce_already_used')
   const buyerAfter = await usdcBalance(info, info.buyer.address)
   assert.equal(buyerAfter, BUYER_START_USDC - 12_345n)
   assert.equal(await usdcBalance(info, PAY_TO), 12_345n)
