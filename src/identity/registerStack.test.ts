@@ -9,6 +9,7 @@ import { openDatabase, type Db } from '../state/db.ts'
 import { getMetadataText, getRegistration, X402_METADATA_VALUE } from './erc8004.ts'
 import { getIdentity, listIdentities } from './identityStore.ts'
 import { registerStack, registrationObservation, type RegisterStackOptions } from './registerStack.ts'
+import { chainClients } from './chainClients.ts'
 import { startRegistryChain, type RegistryChain } from './testing/registryChain.ts'
 
 let rc: RegistryChain
@@ -163,5 +164,21 @@ test('the CLI and the daemon registering at the same moment (two db handles on o
   assert.equal(listIdentities(db).length, 1)
   assert.equal(await nonce(account), 2, 'one register + one metadata transaction')
   other.close()
+  db.close()
+})
+
+test('an unreachable RPC endpoint is one clear error naming the chain and where to change the endpoint', async () => {
+  const { db } = freshDb('rpcdown')
+  const account = await fundedAccount()
+  const down = chainClients(rc.chain, 'http://127.0.0.1:1', account)
+  await assert.rejects(
+    registerStack({ db, publicUrl: PUBLIC_URL, targets: [{ chain: rc.chain, publicClient: down.publicClient, walletClient: down.walletClient }] }),
+    (err: Error & { hint?: string }) => {
+      assert.equal(err.name, 'BaseError')
+      assert.match(err.message, /^The base-sepolia RPC endpoint failed: HTTP request failed/)
+      assert.match(err.hint ?? '', /VEND_RPC_URL_BASE_SEPOLIA/)
+      return true
+    },
+  )
   db.close()
 })

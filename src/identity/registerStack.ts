@@ -6,7 +6,7 @@
  * Used by `vend sell register` and the daemon's automatic registration; `registrationObservation` feeds the
  * reconciler's Registered condition from the chain.
  */
-import { formatEther, getAddress, type Hex, type LocalAccount, type PublicClient } from 'viem'
+import { BaseError as ViemBaseError, formatEther, getAddress, type Hex, type LocalAccount, type PublicClient } from 'viem'
 import { BaseError } from '../errors/base.ts'
 import type { Address, ChainInfo } from '../offer/networks.ts'
 import type { RegistrationObservation } from '../reconciler/types.ts'
@@ -15,6 +15,7 @@ import {
   findRegistration, getRegistration, IDENTITY_REGISTRY_ABI, registerAgent, setAgentWallet, setX402Metadata, updateAgentURI,
   type ProgressEvent, type SetAgentWalletResult, type SignerClient,
 } from './erc8004.ts'
+import { rpcEnvName } from './chainClients.ts'
 import { withFileLock } from './fileLock.ts'
 import { forgetIdentity, getIdentity, recordIdentity, updateIdentityUri, type IdentityRecord } from './identityStore.ts'
 import { agentUriFor } from './registrationFile.ts'
@@ -66,9 +67,19 @@ export async function registerStack(opts: RegisterStackOptions): Promise<ChainRe
   // One registration at a time per stack, across processes (the CLI and the daemon): check-then-mint is atomic.
   const lock = opts.db.memory ? undefined : `${opts.db.name}.identity.lock`
   for (const target of opts.targets) {
-    results.push(await (lock ? withFileLock(lock, () => registerOnChain(opts, target)) : registerOnChain(opts, target)))
+    const run = () => registerOnChain(opts, target).catch((err: unknown) => { throw rpcFailure(target.chain, err) })
+    results.push(await (lock ? withFileLock(lock, run) : run()))
   }
   return results
+}
+
+/** viem's transport errors become one line that says which chain's endpoint failed and where to change it. */
+function rpcFailure(chain: ChainInfo, err: unknown): unknown {
+  if (!(err instanceof ViemBaseError)) return err
+  const detail = err.details && err.details !== err.shortMessage ? ` (${err.details})` : ''
+  return new BaseError(`The ${chain.name} RPC endpoint failed: ${err.shortMessage.replace(/\.$/, '')}${detail}.`, {
+    hint: `Check the endpoint (--rpc-url or ${rpcEnvName(chain)}) and run the command again.`, cause: err,
+  })
 }
 
 /** The command that finishes a registration on `chain`. */

@@ -104,7 +104,7 @@ async function runRegister(ctx: CliContext, flags: RegisterFlags): Promise<void>
   if (pending.length) {
     const p = pending[0]!
     throw new BaseError(`Registration is not finished on ${pending.map((r) => r.chain.name).join(', ')}: ${p.status === 'pending' ? p.message : ''}`, {
-      hint: p.status === 'pending' ? `Then run \`${p.command}\`.` : undefined,
+      hint: p.status === 'pending' ? `Finish with \`${p.command}\`.` : undefined,
     })
   }
 }
