@@ -223,6 +223,9 @@ test('a request beyond the context window is a 400 in OpenAI shape', async () =>
   assert.equal(status, 400)
   assert.equal(json['error'].code, 'context_length_exceeded')
   assert.match(json['error'].message, new RegExp(`maximum context length is ${rt.contextSize} tokens`))
+  const long = await post('/v1/embeddings', { model: MODEL, input: ['short', 'the '.repeat(3000)] })
+  assert.equal(long.status, 400)
+  assert.equal(long.json['error'].code, 'context_length_exceeded')
 })
 
 test('a missing model file is a clear error with the ModelReady reason', async () => {

@@ -98,6 +98,7 @@ export async function startEmbeddedModel(options: EmbeddedModelOptions): Promise
   async function serveJson(req: ChatRequest | CompletionRequest, prompt: PreparedPrompt, maxTokens: number, res: ServerResponse): Promise<void> {
     const ac = abortOnClose(res)
     const g = await model.generate(prompt, { ...sampling(req.body), maxTokens, signal: ac.signal })
+    if (res.destroyed) return
     const base = { id: completionId(req), created: now(), model: name }
     const usage = usageOf(prompt.promptTokens, g.completionTokens)
     if (req.kind === 'chat') {
@@ -134,6 +135,10 @@ export async function startEmbeddedModel(options: EmbeddedModelOptions): Promise
   }
 
   async function serveEmbeddings(req: EmbeddingRequest, res: ServerResponse): Promise<void> {
+    const longest = Math.max(...req.input.map((s) => model.embeddingTokens(s)))
+    if (longest >= model.embeddingContextSize) {
+      return sendError(res, invalidRequest(`This model's maximum embedding input is ${model.embeddingContextSize - 1} tokens, but an input has ${longest}. Please shorten it.`, 'input', 'context_length_exceeded'))
+    }
     const { vectors, promptTokens } = await model.embed(req.input)
     // encoding_format "base64" (the openai SDK's default): little-endian float32 bytes.
     const base64 = req.body['encoding_format'] === 'base64'

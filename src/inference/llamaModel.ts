@@ -50,6 +50,8 @@ export type Generation = { text: string; completionTokens: number; finishReason:
 
 export type LoadedModel = {
   contextSize: number
+  /** Longest embedding input, in tokens (beginning and end tokens included), plus one. */
+  embeddingContextSize: number
   tokenize(text: string): Token[]
   prepare(req: InferenceRequest): PreparedPrompt
   /** Generate from a prepared prompt. Callers run one generation at a time. */
@@ -118,8 +120,10 @@ export async function loadLlamaModel(options: LoadModelOptions): Promise<LoadedM
   const withBeginning = (tokens: Token[]): PreparedPrompt['tokens'] =>
     beginning !== null && tokens[0] === beginning ? tokens.slice(1) : tokens
 
+  const embeddingContextSize = Math.min(contextSize, 2048)
   return {
     contextSize,
+    embeddingContextSize,
     tokenize: (text) => model.tokenize(text),
     prepare(req) {
       if (req.kind === 'embedding') throw new Error('prepare() is for chat and completion requests')
@@ -158,7 +162,7 @@ export async function loadLlamaModel(options: LoadModelOptions): Promise<LoadedM
       return tokens.length + (beginning !== null && tokens[0] !== beginning ? 1 : 0) + (end !== null && tokens.at(-1) !== end ? 1 : 0)
     },
     async embed(inputs) {
-      embedding ??= model.createEmbeddingContext({ contextSize: Math.min(contextSize, 2048), threads })
+      embedding ??= model.createEmbeddingContext({ contextSize: embeddingContextSize, threads })
       const ctx = await embedding
       const vectors: number[][] = []
       let promptTokens = 0
