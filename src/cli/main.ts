@@ -6,20 +6,36 @@
 import { Command, CommanderError } from 'commander'
 import { BaseError } from '../errors/base.ts'
 import { defaultContext, type CliContext, type CommandModule } from './context.ts'
-import * as apply from './commands/apply.ts'
-import * as earnings from './commands/earnings.ts'
-import * as get from './commands/get.ts'
-import * as ledger from './commands/ledger.ts'
-import * as pay from './commands/pay.ts'
-import * as sell from './commands/sell.ts'
-import * as stack from './commands/stack.ts'
-import * as version from './commands/version.ts'
-import * as wallet from './commands/wallet.ts'
 
-/** Registration order matters only for modules that extend another's group (e.g. `sell earnings`). */
-const MODULES: CommandModule[] = [sell, earnings, apply, get, stack, wallet, pay, ledger, version]
+/**
+ * Every command module and the command words it adds. Only the modules the arguments name are loaded
+ * (some pull in viem or ethers, ~1 s of startup); help for a group or an unknown command loads them all.
+ * Table order is registration order: a module that extends another's group (`sell register`) comes after it.
+ */
+const MODULES: { path: string[]; load: () => Promise<CommandModule> }[] = [
+  { path: ['sell'], load: () => import('./commands/sell.ts') },
+  { path: ['sell', 'register'], load: () => import('./commands/register.ts') },
+  { path: ['sell', 'earnings'], load: () => import('./commands/earnings.ts') },
+  { path: ['apply'], load: () => import('./commands/apply.ts') },
+  { path: ['get'], load: () => import('./commands/get.ts') },
+  { path: ['stack'], load: () => import('./commands/stack.ts') },
+  { path: ['serve'], load: () => import('./commands/stack.ts') },
+  { path: ['wallet'], load: () => import('./commands/wallet.ts') },
+  { path: ['pay'], load: () => import('./commands/pay.ts') },
+  { path: ['ledger'], load: () => import('./commands/ledger.ts') },
+  { path: ['version'], load: () => import('./commands/version.ts') },
+]
 
-export function buildProgram(ctx: CliContext): Command {
+/** The modules needed for these arguments (all of them when the first word names no module). */
+export async function modulesFor(argv: string[]): Promise<CommandModule[]> {
+  const words: string[] = []
+  for (const a of argv) { if (a.startsWith('-')) break; words.push(a) }
+  const known = MODULES.some((m) => m.path[0] === words[0])
+  const picked = MODULES.filter((m) => !known || m.path.every((w, i) => i >= words.length || words[i] === w))
+  return [...new Set(await Promise.all(picked.map((m) => m.load())))]
+}
+
+export function buildProgram(ctx: CliContext, modules: CommandModule[]): Command {
   const program = new Command('vend')
     .description('Sell an HTTP API or LLM inference for x402 micropayments.')
     .usage('<command> [options]')
@@ -39,7 +55,7 @@ Examples:
   vend apply -f offers.yaml          create or update offers from YAML
 
 Run \`vend <command> --help\` for a command's options.`)
-  for (const m of MODULES) m.register(program, ctx)
+  for (const m of modules) m.register(program, ctx)
   inheritSettings(program)
   return program
 }
@@ -53,7 +69,7 @@ function inheritSettings(cmd: Command): void {
 }
 
 export async function main(argv: string[], ctx: CliContext = defaultContext()): Promise<number> {
-  const program = buildProgram(ctx)
+  const program = buildProgram(ctx, await modulesFor(argv))
   if (argv.length === 0) {
     ctx.io.out(program.helpInformation())
     return 0
