@@ -5,12 +5,12 @@
  */
 import type { Command } from 'commander'
 import { privateKeyToAccount } from 'viem/accounts'
+import { readDevChain } from '../../devchain/devChain.ts'
 import { InvalidInputError } from '../../errors/base.ts'
 import { readPassphrase } from '../../identity/passphrase.ts'
 import { loadWallet, parsePrivateKey } from '../../identity/wallet.ts'
 import { formatAtomic, isDecimalString } from '../../offer/price.ts'
 import { payRequest, type PayResult } from '../../payments/buyer.ts'
-import type { HomePaths } from '../../state/home.ts'
 import type { CliContext } from '../context.ts'
 import { json } from '../format.ts'
 
@@ -67,16 +67,13 @@ async function buyerAccount(ctx: CliContext, flags: PayFlags) {
     const password = await readPassphrase({ env: ctx.env, passwordFile: flags.passwordFile, canPrompt: ctx.canPrompt() })
     return loadWallet({ ...ctx.paths(), keystore: flags.keystore }, password)
   }
-  if (flags.dev) return privateKeyToAccount(parsePrivateKey(await devBuyerKey(ctx)))
+  if (flags.dev) return privateKeyToAccount(parsePrivateKey(devBuyerKey(ctx)))
   const key = flags.key ?? ctx.env.VEND_PAY_KEY
   if (!key) throw new InvalidInputError('No buyer key given.', { hint: 'Set VEND_PAY_KEY, or pass --keystore <file> or --dev.', exitCode: 4 })
   return privateKeyToAccount(parsePrivateKey(key))
 }
 
-async function devBuyerKey(ctx: CliContext): Promise<string> {
-  // resolved at run time: the dev chain module is optional for buyers
-  const devChainModule: string = '../../devchain/devChain.ts'
-  const { readDevChain } = await import(devChainModule) as { readDevChain(paths: HomePaths): { buyer: { privateKey: string } } | undefined }
+function devBuyerKey(ctx: CliContext): string {
   const info = readDevChain(ctx.paths())
   if (!info) throw new InvalidInputError('The dev chain is not running.', { hint: 'Start it with `vend stack up --dev`.' })
   return info.buyer.privateKey
