@@ -89,3 +89,51 @@ test('without a page renderer browsers get the JSON 402', async () => {
     await g.stop()
   }
 })
+
+const inference = (price: string) => routeEntry({
+  name: 'llm', spec: { type: 'inference', model: { name: 'tiny', maxTokens: 1000 }, payment: { network: 'base-sepolia', payTo: '0x1111111111111111111111111111111111111111', price: { perMTok: price } } },
+})
+
+test('perMTok routes: the default 402 asks for model.maxTokens at the per-token price, rounded up', async () => {
+  const g = await startGateway({}, [inference('2.5')]) // 2.5 USDC per million tokens = 2.5 atomic per token
+  try {
+    const res = await rawRequest(`${g.url}/services/llm/v1/chat/completions`, { method: 'POST', body: '{}' })
+    assert.equal(res.status, 402)
+    assert.equal(decodePaymentRequiredHeader(res.headers['payment-required'] as string).accepts[0]!.amount, '2500')
+  } finally {
+    await g.stop()
+  }
+})
+
+test('perMTok routes: a gate with handleUnpaid reads the body and challenges with its own amount', async () => {
+  const g = await startGateway({
+    paymentGate: {
+      async handle(ctx) { ctx.sendJson(500, { error: 'not expected' }) },
+      async handleUnpaid(ctx) {
+        let body = ''
+        for await (const c of ctx.req) body += c
+        const tokens = BigInt(JSON.parse(body).tokens)
+        const accept = ctx.paymentRequired.accepts[0]!
+        ctx.challenge('payment required for this prompt', { tokens: String(tokens) }, [{ ...accept, amount: String(tokens * 3n) }])
+      },
+    },
+  }, [inference('3'), routeEntry({ name: 'flat', price: '0.5' })])
+  try {
+    const res = await rawRequest(`${g.url}/services/llm/v1/chat/completions`, { method: 'POST', body: '{"tokens":1234}' })
+    assert.equal(res.status, 402)
+    const pr = decodePaymentRequiredHeader(res.headers['payment-required'] as string)
+    assert.equal(pr.error, 'payment required for this prompt')
+    assert.equal(pr.accepts[0]!.amount, '3702')
+    assert.equal(pr.resource.url, `${g.url}/services/llm/v1/chat/completions`)
+    const body = JSON.parse(res.body)
+    assert.equal(body.x402Version, 1)
+    assert.equal(body.tokens, '1234')
+    assert.equal(body.accepts[0].maxAmountRequired, '3702')
+    assert.equal(body.accepts[0].network, 'base-sepolia')
+    // per-request routes keep the precomputed challenge
+    const flat = await rawRequest(`${g.url}/services/flat`)
+    assert.equal(decodePaymentRequiredHeader(flat.headers['payment-required'] as string).accepts[0]!.amount, '500000')
+  } finally {
+    await g.stop()
+  }
+})

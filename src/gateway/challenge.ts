@@ -20,6 +20,8 @@ export type Challenge = {
   accepts: PaymentRequirements[]
   description: string
   mimeType: string
+  /** For the v1 network name of custom accepts. */
+  chainId: number
   /** Precomputed JSON split around the resource URL. */
   v2Parts: string[]
   v1Parts: string[]
@@ -67,7 +69,7 @@ export function compileChallenge(resolved: ResolvedOffer, route: ResolvedRoute |
   }]
   const v2: PaymentRequired = { x402Version: 2, error: DEFAULT_CHALLENGE_ERROR, resource: { url: URL_MARK, description, mimeType }, accepts }
   const v1 = { x402Version: 1, error: DEFAULT_CHALLENGE_ERROR, accepts: v1Accepts(accepts, URL_MARK, description, mimeType, chain.chainId) }
-  return { accepts, description, mimeType, v2Parts: split(v2), v1Parts: split(v1) }
+  return { accepts, description, mimeType, chainId: chain.chainId, v2Parts: split(v2), v1Parts: split(v1) }
 }
 
 function v1Accepts(accepts: PaymentRequirements[], url: string, description: string, mimeType: string, chainId: number): V1Requirements[] {
@@ -78,42 +80,45 @@ function v1Accepts(accepts: PaymentRequirements[], url: string, description: str
   }))
 }
 
-/** The v2 PaymentRequired for one request (resource filled). */
-export function paymentRequiredFor(c: Challenge, url: string, error = DEFAULT_CHALLENGE_ERROR): PaymentRequired {
-  return { x402Version: 2, error, resource: { url, description: c.description, mimeType: c.mimeType }, accepts: c.accepts }
+/** The v2 PaymentRequired for one request (resource filled); `accepts` replaces the route's (e.g. a request-specific amount). */
+export function paymentRequiredFor(c: Challenge, url: string, error = DEFAULT_CHALLENGE_ERROR, accepts = c.accepts): PaymentRequired {
+  return { x402Version: 2, error, resource: { url, description: c.description, mimeType: c.mimeType }, accepts }
 }
 
 /** The v1 accepts entries for one request (resource filled), for gates that take X-PAYMENT. */
-export function paymentRequirementsV1For(c: Challenge, url: string, chainId: number): V1Requirements[] {
-  return v1Accepts(c.accepts, url, c.description, c.mimeType, chainId)
+export function paymentRequirementsV1For(c: Challenge, url: string): V1Requirements[] {
+  return v1Accepts(c.accepts, url, c.description, c.mimeType, c.chainId)
 }
 
 const toBase64 = (json: string) => Buffer.from(json, 'utf8').toString('base64')
 
 export type ChallengeOptions = {
   error?: string | undefined
+  /** Fields merged into the JSON body (e.g. a machine-readable reason). */
   extra?: Record<string, unknown> | undefined
+  /** Requirements replacing the route's precomputed ones (e.g. an amount computed from the request). */
+  accepts?: PaymentRequirements[] | undefined
   html?: { render: RenderPaymentPage; offerKey: string; resolved: ResolvedOffer } | undefined
 }
 
 /** Write the 402: PAYMENT-REQUIRED (v2) header, v1-shaped JSON body (or an HTML page for browsers). */
 export function writeChallenge(res: ServerResponse, c: Challenge, url: string, opts?: ChallengeOptions): void {
   if (res.headersSent) { res.destroy(); return }
+  const error = opts?.error ?? DEFAULT_CHALLENGE_ERROR
   let header: string
   let body: string
-  const quoted = JSON.stringify(url)
-  if (!opts?.error && !opts?.extra) {
+  if (!opts?.error && !opts?.extra && !opts?.accepts) {
+    const quoted = JSON.stringify(url)
     header = toBase64(c.v2Parts.join(quoted))
     body = c.v1Parts.join(quoted)
   } else {
-    const error = opts.error ?? DEFAULT_CHALLENGE_ERROR
-    header = toBase64(JSON.stringify(paymentRequiredFor(c, url, error)))
-    body = JSON.stringify({ ...opts.extra, ...JSON.parse(c.v1Parts.join(quoted)), error })
+    const accepts = opts.accepts ?? c.accepts
+    header = toBase64(JSON.stringify(paymentRequiredFor(c, url, error, accepts)))
+    body = JSON.stringify({ ...opts.extra, x402Version: 1, error, accepts: v1Accepts(accepts, url, c.description, c.mimeType, c.chainId) })
   }
   let contentType = 'application/json; charset=utf-8'
   if (opts?.html) {
-    const error = opts.error ?? DEFAULT_CHALLENGE_ERROR
-    body = opts.html.render({ paymentRequired: paymentRequiredFor(c, url, error), offerKey: opts.html.offerKey, resolved: opts.html.resolved, url })
+    body = opts.html.render({ paymentRequired: paymentRequiredFor(c, url, error, opts.accepts), offerKey: opts.html.offerKey, resolved: opts.html.resolved, url })
     contentType = 'text/html; charset=utf-8'
   }
   res.writeHead(402, {

@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events'
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { PaymentRequired } from '@x402/core/types'
+import type { PaymentRequired, PaymentRequirements } from '@x402/core/types'
 import { reservedPathReason } from '../offer/resolveOffer.ts'
 import type { RouteEntry } from '../reconciler/types.ts'
 import { BaseError, InvalidInputError } from '../errors/base.ts'
@@ -28,7 +28,8 @@ export type { OpenUpstreamOptions, UpstreamResponse, SendResult, Trailers } from
 export { UpstreamError } from './upstream.ts'
 export type { PaymentPageInfo, RenderPaymentPage, V1Requirements } from './challenge.ts'
 
-export type PaidContext = {
+/** What a payment gate gets for a request to a paid route. */
+export type ChallengeContext = {
   req: IncomingMessage
   res: ServerResponse
   url: URL
@@ -38,10 +39,18 @@ export type PaidContext = {
   paymentRequired: PaymentRequired
   /** The same requirements in x402 v1 shape (v1 network name, maxAmountRequired), for X-PAYMENT payers. */
   paymentRequirementsV1: V1Requirements[]
+  /**
+   * Write the 402 challenge (HTML page for browsers when a renderer is set). `error`: x402 error string; `extra`:
+   * fields merged into the JSON body; `accepts`: requirements replacing the route's (e.g. an amount computed from the body).
+   */
+  challenge(error?: string, extra?: Record<string, unknown>, accepts?: PaymentRequirements[]): void
+  /** Answer with a small JSON body (no-store). */
+  sendJson(status: number, body: Record<string, unknown>, headers?: Record<string, string>): void
+}
+
+export type PaidContext = ChallengeContext & {
   /** The payment header the client sent: PAYMENT-SIGNATURE (x402 v2) or X-PAYMENT (x402 v1). */
   payment: { version: 1 | 2; header: string }
-  /** Write the 402 challenge (optionally with an error string; `extra` fields are merged into the JSON body). */
-  challenge(error?: string, extra?: Record<string, unknown>): void
   /**
    * Open the upstream request (streams the client's body, or sends `options.body`; `options.path` replaces the
    * upstream path); resolves without writing to res. Rejects with UpstreamError.
@@ -51,11 +60,18 @@ export type PaidContext = {
   sendUpstream(up: UpstreamResponse, extraHeaders?: Record<string, string>, trailers?: Trailers): Promise<SendResult>
   /** Answer an UpstreamError (502 / 504 / 413 JSON; nothing when the client is gone). */
   sendUpstreamError(err: UpstreamError): void
-  /** Answer with a small JSON body (no-store). */
-  sendJson(status: number, body: Record<string, unknown>, headers?: Record<string, string>): void
 }
 
-export type PaymentGate = { handle(ctx: PaidContext): Promise<void> }
+export type PaymentGate = {
+  /** A request to a paid route carrying a payment header. */
+  handle(ctx: PaidContext): Promise<void>
+  /**
+   * Optional: a request without payment to a route whose price depends on the request (perMTok, see
+   * CompiledRoute.priceDependsOnRequest). The gate reads the body and answers with ctx.challenge(..., accepts).
+   * Without it, such requests get the route's precomputed 402 like every other paid route.
+   */
+  handleUnpaid?(ctx: ChallengeContext): Promise<void>
+}
 
 export type SystemHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>
 export type GatewayLog = (event: string, fields: Record<string, unknown>) => void
@@ -284,11 +300,12 @@ export function createGateway(opts: GatewayOptions): Gateway {
 
     const challenge = route.challenge!
     const sig = req.headers['payment-signature']
-    const v1 = sig === undefined ? req.headers['x-payment'] : undefined
-    const header = sig ?? v1
-    if (typeof header !== 'string' || header === '') {
-      const html = opts.renderPaymentPage !== undefined && (req.headers.accept ?? '').includes('text/html')
-      writeChallenge(res, challenge, base() + rawUrl, html ? { html: { render: opts.renderPaymentPage!, offerKey: offer.key, resolved: offer.resolved } } : undefined)
+    const header = sig ?? req.headers['x-payment']
+    const paid = typeof header === 'string' && header !== ''
+    const html = opts.renderPaymentPage !== undefined && (req.headers.accept ?? '').includes('text/html')
+      ? { render: opts.renderPaymentPage, offerKey: offer.key, resolved: offer.resolved } : undefined
+    if (!paid && !(route.priceDependsOnRequest && gate.handleUnpaid)) {
+      writeChallenge(res, challenge, base() + rawUrl, html && { html })
       return
     }
     const length = Number(req.headers['content-length'] ?? 0)
@@ -297,12 +314,16 @@ export function createGateway(opts: GatewayOptions): Gateway {
       return
     }
     const resourceUrl = base() + rawUrl
-    const ctx: PaidContext = {
+    const base402: ChallengeContext = {
       req, res, url: new URL(resourceUrl), route,
       paymentRequired: paymentRequiredFor(challenge, resourceUrl),
-      paymentRequirementsV1: paymentRequirementsV1For(challenge, resourceUrl, offer.resolved.chain.chainId),
+      paymentRequirementsV1: paymentRequirementsV1For(challenge, resourceUrl),
+      challenge: (error, extra, accepts) => writeChallenge(res, challenge, resourceUrl, { error, extra, accepts, html }),
+      sendJson: (status, body, headers) => sendJson(res, status, body, headers),
+    }
+    const done = paid ? gate.handle({
+      ...base402,
       payment: { version: sig !== undefined ? 2 : 1, header },
-      challenge: (error, extra) => writeChallenge(res, challenge, resourceUrl, { error, extra }),
       openUpstream: async (extraHeaders, options) => {
         const up = await openUpstream(req, target, offer.key, upstreamPath, upstreamHeaders(req, target, proto(), extraHeaders), ex, maxPaidBodyBytes, options)
         metrics.observeUpstream(offer.metrics, up.latencySeconds)
@@ -310,9 +331,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
       },
       sendUpstream: (up, extraHeaders, trailers) => sendUpstream(res, up, extraHeaders, trailers),
       sendUpstreamError: (err) => sendUpstreamError(res, err),
-      sendJson: (status, body, headers) => sendJson(res, status, body, headers),
-    }
-    gate.handle(ctx).catch((err: unknown) => {
+    }) : gate.handleUnpaid!(base402)
+    done.catch((err: unknown) => {
       log('Failed paid request', { offer: offer.key, error: err instanceof Error ? err.message : String(err) })
       if (!res.headersSent) sendJson(res, 500, { error: 'The payment could not be processed.', hint: 'Retry later.' })
       else res.destroy()

@@ -42,6 +42,8 @@ export type CompiledRoute = {
   methods: ReadonlySet<string> | undefined
   /** Present for paid routes. */
   challenge: Challenge | undefined
+  /** perMTok pricing: the amount depends on the request (prompt, max tokens), so the payment gate may compute the 402. */
+  priceDependsOnRequest: boolean
 }
 
 export type RouteTable = {
@@ -124,6 +126,7 @@ function compileOffer(entry: RouteEntry, deps: CompileDeps): CompiledOffer {
     return {
       offer, spec: r, gate, price, methods: r?.methods ? new Set(r.methods) : undefined,
       challenge: gate === 'paid' ? compileChallenge(resolved, r, price) : undefined,
+      priceDependsOnRequest: gate === 'paid' && price.unit === 'perMTok',
     }
   }
   if (resolved.routes.length === 0) {
