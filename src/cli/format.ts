@@ -6,7 +6,13 @@ import type { Condition } from '../reconciler/types.ts'
 export function conditionLines(conditions: readonly Condition[], indent = '  '): string[] {
   const w1 = Math.max(0, ...conditions.map((c) => c.type.length))
   const w2 = Math.max(0, ...conditions.map((c) => c.reason.length))
-  return conditions.map((c) => `${indent}${conditionIcon(c)} ${c.type.padEnd(w1)}  ${c.reason.padEnd(w2)}  ${c.message}`)
+  return conditions.map((c) => `${indent}${icon(c)} ${c.type.padEnd(w1)}  ${c.reason.padEnd(w2)}  ${c.message}`)
+}
+
+/** Draining is the one condition whose normal state is False: not draining shows ✓, draining ℹ, drained ✗. */
+function icon(c: Condition): string {
+  if (c.type === 'Draining') return c.status === 'True' ? 'ℹ' : c.reason === 'Drained' ? '✗' : '✓'
+  return conditionIcon(c)
 }
 
 export function table(headers: string[], rows: string[][]): string {
