@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import type { DaemonStatus } from './api.ts'
+import { createDaemonBuyer } from '../buyer/createBuyer.ts'
 import { createGateway, type Gateway } from '../gateway/createGateway.ts'
 import type { DevChainInfo } from '../devchain/devChain.ts'
 import { createPayments, type Payments } from '../payments/createPayments.ts'
@@ -28,7 +29,7 @@ import { renderPaymentPage } from '../storefront/renderPaymentPage.ts'
 import { controlSocketPath, listenControlSocket, probeControlSocket, removeStaleSocket, type ControlReply } from './controlSocket.ts'
 import { isProcessAlive, readDaemonRecord, removeDaemonRecord, writeDaemonRecord } from './daemonRecord.ts'
 import { DaemonAlreadyRunningError } from './errors.ts'
-import { createDaemonIdentity, type DaemonIdentity } from './identity.ts'
+import type { DaemonIdentity } from './identity.ts'
 import { createLogger, type Logger } from './log.ts'
 import { createObservers } from './observers.ts'
 import { watchOffers, type OfferWatcher } from './offerWatcher.ts'
@@ -154,16 +155,17 @@ async function startRunning(
 
     let catalog: CatalogEntry[] = []
     let url = config.publicUrl ? baseUrl(config) : ''
-    let onIdentityChange = (): void => {}
-    const identity = createDaemonIdentity({ paths, db, config, devChain, logger, baseUrl: () => url, onChange: () => onIdentityChange() })
+    let identity: DaemonIdentity | undefined
     const storefront = createStorefrontHandler({
       getCatalog: () => catalog, baseUrl: () => url,
-      getRegistrationFile: () => identity.registrationFile(catalog, url),
+      getRegistrationFile: () => identity?.registrationFile(catalog, url),
     })
+    // Buyer side (src/buyer): /buy/* for loopback clients, paid from the stack wallet; purchases are read from their files.
+    const buyer = createDaemonBuyer({ paths, db, ledger: payments.ledger, log: (event, fields) => logger.info(event, fields) })
     gateway = createGateway({
       listen: config.listen,
       baseUrl: () => url,
-      systemHandler: storefront,
+      systemHandler: async (req, res, u) => (await buyer.handle(req, res, u)) || storefront(req, res, u),
       renderPaymentPage,
       log: (event, fields) => logger.info(event, fields),
       paymentGate: payments.gate,
@@ -173,8 +175,7 @@ async function startRunning(
     if (!url) url = baseUrl({ ...config, listen })
     writeDaemonRecord(paths, { pid: process.pid, socket, listen, url, startedAt })
 
-    const core = createCore({ paths, db, logger, gateway, payments, identity, setCatalog: (c) => { catalog = c }, opts })
-    onIdentityChange = core.trigger
+    const core = createCore({ paths, db, logger, gateway, payments, identity: () => identity, setCatalog: (c) => { catalog = c }, opts })
     const running: Running = {
       api: undefined as unknown as Daemon,
       pass: core.pass,
@@ -220,6 +221,13 @@ async function startRunning(
     if (opts.handleSignals) { process.on('SIGTERM', onSignal); process.on('SIGINT', onSignal) }
 
     await core.start()
+    // ERC-8004 loads after the first pass: its chain and keystore libraries take seconds to import, and until it
+    // reports, registering offers are simply Registered=False (Pending).
+    import('./identity.ts').then(({ createDaemonIdentity }) => {
+      if (stopping) return
+      identity = createDaemonIdentity({ paths, db, config, devChain, logger, baseUrl: () => url, onChange: core.trigger })
+      core.trigger()
+    }).catch((err: unknown) => logger.error('Failed to start ERC-8004 registration', { error: err }))
     logger.info('Started daemon', { pid: process.pid, listen, url, socket, version: VERSION, dev: devChain?.rpcUrl })
     return running
   } catch (err) {
@@ -246,12 +254,13 @@ type CoreDeps = {
   logger: Logger
   gateway: Gateway
   payments: Payments
-  identity: DaemonIdentity
+  identity: () => DaemonIdentity | undefined
   setCatalog: (c: CatalogEntry[]) => void
   opts: DaemonOptions
 }
 
 const INITIAL_PROBE_WAIT_MS = 300
+const NO_REGISTRATIONS = new Map<string, never>()
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref())
 
 /** The reconcile loop proper: desired state from the files, observations, one pass at a time. */
@@ -312,7 +321,7 @@ function createCore({ paths, db, logger, gateway, payments, identity, setCatalog
       const chain = findChain(o.spec.payment.network)
       facilitators.set(k, chain ? JSON.stringify(payments.facilitatorFor(chain.caip2, o)) : '')
     }
-    return `${scanVersion}|${observers.version()}|${identity.version()}|${drains ? now : ''}|${[...facilitators.values()].join(',')}`
+    return `${scanVersion}|${observers.version()}|${identity()?.version() ?? -1}|${drains ? now : ''}|${[...facilitators.values()].join(',')}`
   }
 
   function reconcilePass(): void {
@@ -336,13 +345,13 @@ function createCore({ paths, db, logger, gateway, payments, identity, setCatalog
       health: observers.health(now),
       model: observers.model(),
       facilitatorFor: payments.facilitatorFor,
-      registration: identity.observations(),
+      registration: identity()?.observations() ?? NO_REGISTRATIONS,
       previous: store.previous(),
     })
     const changed = store.save(result.statuses, new Date(now).toISOString())
     statuses = result.statuses
     observers.syncModels(result.resolved.values())
-    identity.setOffers(result.resolved.values())
+    identity()?.setOffers(result.resolved.values())
 
     const generation = new Map(desired.map((d) => [d.key, d.generation]))
     const routes = observers.routes(result.routes)
@@ -387,7 +396,7 @@ function createCore({ paths, db, logger, gateway, payments, identity, setCatalog
       watcher?.close()
       if (resync) clearInterval(resync)
       observers.stop()
-      identity.close()
+      identity()?.close()
       await runner.idle()
     },
     /** After the gateway drained: embedded runtimes and probe connections. */

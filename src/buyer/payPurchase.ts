@@ -1,0 +1,207 @@
+/**
+ * One request through a purchase, paid with the stack wallet by the official @x402/fetch client (x402 v2 and v1
+ * sellers, `exact` on EVM). The client's hooks enforce the purchase before anything is signed:
+ *   policy                  only the purchase's network, asset and payTo, at most the recorded price and maxPerRequest
+ *   onBeforePaymentCreation reserve the amount against the budgets (atomic; refusal = nothing signed)
+ *   onAfterPaymentCreation  record the signed authorisation in the ledger (direction 'spent', status verified)
+ * After the seller's answer the row is settled (receipt), not charged (seller refused or failed, so the
+ * reservation is released), or stays verified and counted (2xx whose receipt comes at the end of a stream).
+ */
+import { decodePaymentRequiredHeader, decodePaymentResponseHeader } from '@x402/core/http'
+import type { PaymentRequirements } from '@x402/core/types'
+import { ExactEvmScheme } from '@x402/evm/exact/client'
+import { ExactEvmSchemeV1 } from '@x402/evm/exact/v1/client'
+import { NETWORKS } from '@x402/evm/v1'
+import { wrapFetchWithPayment, x402Client } from '@x402/fetch'
+import type { LocalAccount } from 'viem'
+import { findChain } from '../offer/networks.ts'
+import { formatAtomic, toAtomic } from '../offer/price.ts'
+import type { Ledger } from '../payments/ledger/types.ts'
+import type { BudgetBook, BudgetLimits, BudgetRefusal, Reservation } from './budget.ts'
+import type { Purchase } from './purchaseSchema.ts'
+
+export type PurchaseCall = {
+  url: string
+  method: string
+  headers: Record<string, string>
+  body?: Uint8Array | undefined
+  signal?: AbortSignal | undefined
+}
+
+export type BuyerDeps = {
+  ledger: Ledger
+  book: BudgetBook
+  account: LocalAccount
+  fetch?: typeof fetch
+}
+
+/** A request the buyer did not (or could not) complete: answered locally; `paid` false means nothing was paid. */
+export type LocalRefusal = { status: 402 | 502; code: string; message: string; hint: string; paid: boolean }
+
+export type CallResult =
+  | { ok: true; response: Response; paid: bigint; receiptFromStream(value: string): Promise<void> }
+  | { ok: false; refusal: LocalRefusal }
+
+/** The ledger's offer column for a purchase's payments. */
+export const ledgerOffer = (purchase: string): string => `purchase/${purchase}`
+
+type AnyRequirements = PaymentRequirements & { maxAmountRequired?: string }
+const amountOf = (r: AnyRequirements): bigint => BigInt(r.amount ?? r.maxAmountRequired ?? '0')
+/** v1 requirements name networks ("base-sepolia"); v2 uses CAIP-2. */
+const caip2Of = (network: string): string => (network.includes(':') ? network : findChain(network)?.caip2 ?? network)
+
+export function purchaseLimits(p: Purchase): BudgetLimits & { price: bigint } {
+  const d = p.spec.payment.decimals
+  const b = p.spec.budget
+  return {
+    total: toAtomic(b.total, d, 'spec.budget.total'),
+    perDay: b.perDay === undefined ? undefined : toAtomic(b.perDay, d, 'spec.budget.perDay'),
+    maxPerRequest: toAtomic(b.maxPerRequest, d, 'spec.budget.maxPerRequest'),
+    price: toAtomic(p.spec.payment.price, d, 'spec.payment.price'),
+  }
+}
+
+const fmt = (p: Purchase, amount: bigint) => `${formatAtomic(amount, p.spec.payment.decimals)} ${p.spec.payment.symbol}`
+const fileOf = (p: Purchase) => `purchases/${p.metadata.name}.yaml`
+
+/** Why a seller's payment option does not fit the purchase (undefined: it fits). */
+function mismatch(p: Purchase, r: AnyRequirements, limits: ReturnType<typeof purchaseLimits>): LocalRefusal | undefined {
+  const pay = p.spec.payment
+  const no = (code: string, message: string, hint: string): LocalRefusal => ({ status: 402, code, message, hint, paid: false })
+  if (r.scheme !== 'exact') return no('scheme_not_supported', `The seller asks for the "${r.scheme}" scheme; this buyer pays "exact" only, so nothing was paid.`, 'Ask the seller for an exact payment option.')
+  if (caip2Of(r.network) !== pay.network || r.asset.toLowerCase() !== pay.asset.toLowerCase()) {
+    return no('network_not_allowed', `The seller asks for payment in ${r.asset} on ${r.network}; purchase ${p.metadata.name} allows only ${pay.asset} on ${pay.network}, so nothing was paid.`, `Run \`vend buy add\` again if the seller moved networks, or edit spec.payment in ${fileOf(p)}.`)
+  }
+  if (r.payTo.toLowerCase() !== pay.payTo.toLowerCase()) {
+    return no('pay_to_changed', `The seller now asks to be paid at ${r.payTo}, not ${pay.payTo} as recorded when purchase ${p.metadata.name} was added, so nothing was paid.`, `If the new recipient is right, run \`vend buy add ${p.spec.seller} --name ${p.metadata.name}\` again.`)
+  }
+  const amount = amountOf(r)
+  if (amount > limits.price) {
+    return no('price_increased', `The seller now asks ${fmt(p, amount)} per request, more than the ${fmt(p, limits.price)} recorded when purchase ${p.metadata.name} was added, so nothing was paid.`, `If you accept the new price, run \`vend buy add ${p.spec.seller} --name ${p.metadata.name} --max-price ${formatAtomic(amount, pay.decimals)}\` again, or edit spec.payment.price in ${fileOf(p)}.`)
+  }
+  if (amount > limits.maxPerRequest) {
+    return no('above_max_per_request', `The seller asks ${fmt(p, amount)} per request, more than purchase ${p.metadata.name}'s maxPerRequest of ${fmt(p, limits.maxPerRequest)}, so nothing was paid.`, `Raise spec.budget.maxPerRequest in ${fileOf(p)}, or run \`vend buy add ... --max-price\` again.`)
+  }
+  return undefined
+}
+
+export function budgetRefusal(p: Purchase, r: BudgetRefusal): LocalRefusal {
+  const name = p.metadata.name
+  const what = r.budget === 'total' ? 'total budget' : r.budget === 'perDay' ? 'daily budget (UTC day)' : 'maxPerRequest'
+  const field = r.budget === 'total' ? 'total' : r.budget
+  const flag = r.budget === 'total' ? '--budget' : r.budget === 'perDay' ? '--per-day' : '--max-price'
+  const message = r.budget === 'maxPerRequest'
+    ? `This request would cost ${fmt(p, r.amount)}, more than purchase ${name}'s maxPerRequest of ${fmt(p, r.limit)}, so nothing was paid.`
+    : `Purchase ${name} has used ${fmt(p, r.used)} of its ${fmt(p, r.limit)} ${what}; this request (${fmt(p, r.amount)}) would exceed it, so nothing was paid.`
+  return {
+    status: 402, code: `budget_${r.budget === 'perDay' ? 'per_day' : r.budget === 'total' ? 'total' : 'max_per_request'}_exceeded`, message, paid: false,
+    hint: `Raise it with \`vend buy add ${p.spec.seller} --name ${name} ${flag} <amount>\` or edit spec.budget.${field} in ${fileOf(p)}.`,
+  }
+}
+
+/** The seller's reason in a 402 answer to our payment (v2 header, else the JSON body). */
+async function sellerReason(res: Response): Promise<string> {
+  const header = res.headers.get('payment-required')
+  let reason: string | undefined
+  if (header) { try { reason = decodePaymentRequiredHeader(header).error } catch { /* not decodable */ } }
+  const text = await res.text().catch(() => '')
+  try {
+    const body = JSON.parse(text) as { message?: unknown; error?: unknown }
+    if (typeof body.message === 'string') reason = reason ? `${reason}: ${body.message}` : body.message
+    else if (!reason && typeof body.error === 'string') reason = body.error
+  } catch { /* not JSON */ }
+  return reason ?? 'no reason given'
+}
+
+export async function callPurchase(p: Purchase, call: PurchaseCall, deps: BuyerDeps): Promise<CallResult> {
+  const { ledger, book, account } = deps
+  const key = ledgerOffer(p.metadata.name)
+  const limits = purchaseLimits(p)
+  await book.ensureLoaded(key)
+
+  let refusal: LocalRefusal | undefined
+  let reservation: Reservation | undefined
+  let rowId: number | undefined
+  const client = new x402Client()
+    .register('eip155:*', new ExactEvmScheme(account))
+    .setSpendControls(false)
+    .registerPolicy((_v, reqs) => {
+      const fit = reqs.filter((r) => {
+        const why = mismatch(p, r as AnyRequirements, limits)
+        if (why && (!refusal || why.code === 'price_increased')) refusal = why
+        return !why
+      })
+      if (fit.length) refusal = undefined
+      return fit
+    })
+    .onBeforePaymentCreation(async ({ selectedRequirements }) => {
+      const res = book.reserve(key, limits, amountOf(selectedRequirements as AnyRequirements))
+      if (!res.ok) {
+        refusal = budgetRefusal(p, res)
+        return { abort: true, reason: refusal.message }
+      }
+      reservation = res
+      return undefined
+    })
+    .onAfterPaymentCreation(async ({ paymentPayload, selectedRequirements }) => {
+      const r = selectedRequirements as AnyRequirements
+      const auth = (paymentPayload.payload as { authorization?: { from: string; nonce: string; validBefore: string } }).authorization
+      if (!auth) throw new Error('the payment payload carries no EIP-3009 authorization')
+      const rec = await ledger.recordVerified({
+        direction: 'spent', offer: key, resource: call.url, network: caip2Of(r.network), asset: r.asset, payer: auth.from, payTo: r.payTo,
+        nonce: auth.nonce, amount: amountOf(r), validBefore: Number(auth.validBefore), x402Version: paymentPayload.x402Version,
+        payload: JSON.stringify(paymentPayload), requirements: JSON.stringify(r), facilitator: 'seller', settlement: 'onSuccess',
+      })
+      if (!rec.ok) throw new Error('the signed authorization is already in the ledger')
+      rowId = rec.id
+    })
+  for (const n of NETWORKS) client.registerV1(n, new ExactEvmSchemeV1(account))
+
+  const pay = wrapFetchWithPayment(deps.fetch ?? fetch, client)
+  let res: Response
+  try {
+    res = await pay(call.url, {
+      method: call.method, headers: call.headers, signal: call.signal,
+      ...(call.body === undefined || call.method === 'GET' || call.method === 'HEAD' ? {} : { body: call.body }),
+    })
+  } catch (err) {
+    if (refusal) { reservation?.release(); return { ok: false, refusal } }
+    const msg = (err instanceof Error ? err.message : String(err)).replace(/\.$/, '')
+    if (rowId === undefined) {
+      reservation?.release()
+      return { ok: false, refusal: { status: 502, code: 'seller_unreachable', message: `The request to the seller failed: ${msg}; nothing was paid.`, hint: `Check that ${new URL(call.url).origin} is up.`, paid: false } }
+    }
+    // Signed and maybe delivered: the seller could still settle it, so it keeps counting against the budget.
+    reservation?.commit()
+    return { ok: false, refusal: { status: 502, code: 'seller_unreachable_after_payment', message: `The request to the seller failed after the payment was sent: ${msg}; the payment counts against the budget until it is known to be unspent.`, hint: 'Retry later; see `vend buy status`.', paid: true } }
+  }
+
+  const none = async () => {}
+  if (!reservation || rowId === undefined) return { ok: true, response: res, paid: 0n, receiptFromStream: none }
+  const id = rowId
+  const amount = reservation.amount
+  if (res.status === 402) {
+    const reason = await sellerReason(res)
+    await ledger.markNotCharged(id, `seller refused the payment: ${reason}`)
+    reservation.release()
+    return { ok: false, refusal: { status: 402, code: 'seller_refused_payment', message: `The seller refused the payment (${reason}); nothing was paid.`, hint: 'See the reason; `vend buy status` shows the last error.', paid: false } }
+  }
+  const settled = async (raw: string): Promise<boolean> => {
+    let receipt
+    try { receipt = decodePaymentResponseHeader(raw) } catch { return false }
+    if (!receipt.success || !receipt.transaction) return false
+    await ledger.markSettled(id, receipt.transaction, amount)
+    return true
+  }
+  const raw = res.headers.get('payment-response') ?? res.headers.get('x-payment-response')
+  if (raw && await settled(raw)) { reservation.commit(); return { ok: true, response: res, paid: amount, receiptFromStream: none } }
+  if (res.status >= 400) {
+    // Sellers settle only answers < 400 (x402 onSuccess): this one was not charged.
+    await ledger.markNotCharged(id, `seller answered HTTP ${res.status}`)
+    reservation.release()
+    return { ok: true, response: res, paid: 0n, receiptFromStream: none }
+  }
+  // 2xx without a receipt yet: a stream that settles at its end, or settlement queued by the seller. It counts.
+  reservation.commit()
+  return { ok: true, response: res, paid: amount, receiptFromStream: async (value) => { await settled(value) } }
+}
