@@ -137,3 +137,15 @@ test('perMTok routes: a gate with handleUnpaid reads the body and challenges wit
     await g.stop()
   }
 })
+
+test('a failing page renderer answers 500 and the gateway keeps serving', async () => {
+  const logged: string[] = []
+  const g = await startGateway({ renderPaymentPage: () => { throw new Error('template broke') }, log: (e) => logged.push(e) }, [routeEntry({ name: 'w' })])
+  try {
+    assert.equal((await rawRequest(`${g.url}/services/w`, { headers: { accept: 'text/html' } })).status, 500)
+    assert.equal((await rawRequest(`${g.url}/services/w`)).status, 402)
+    assert.ok(logged.includes('Failed request'))
+  } finally {
+    await g.stop()
+  }
+})

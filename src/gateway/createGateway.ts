@@ -243,7 +243,18 @@ export function createGateway(opts: GatewayOptions): Gateway {
     else sendJson(res, 404, { error: `No offer is served at ${path}.`, hint: 'See / for the services this stack sells.' })
   }
 
+  /** A bug in a handler (or an injected renderer) answers 500; it never takes the listener down. */
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    try {
+      dispatch(req, res)
+    } catch (err) {
+      log('Failed request', { path: (req.url ?? '').split('?')[0], error: err instanceof Error ? err.message : String(err) })
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' })
+      else res.destroy()
+    }
+  }
+
+  function dispatch(req: IncomingMessage, res: ServerResponse): void {
     const rawUrl = req.url ?? '/'
     const q = rawUrl.indexOf('?')
     const path = q === -1 ? rawUrl : rawUrl.slice(0, q)
