@@ -92,11 +92,15 @@ export async function ensureDevChain(paths: HomePaths, opts: EnsureDevChainOptio
   })
 }
 
-/** The recorded chain's URL when it runs with `chainId`; a running chain with another chain id is stopped first. */
+/**
+ * The recorded chain's URL when our anvil still runs there with `chainId`; our chain running with another chain id
+ * is stopped first. Whatever else answers on the recorded port is not ours: start() then moves to a free port.
+ */
 async function running(rec: DevChainRecord, chainId: number): Promise<string | undefined> {
-  const id = await chainIdAt(rec.rpcUrl)
-  if (id === chainId) return rec.rpcUrl
-  if (id !== undefined && rec.pid && isAlive(rec.pid) && looksLikeAnvil(rec.pid)) await stopAnvil(rec.pid)
+  const { pid } = rec
+  if (pid === undefined || !isAlive(pid) || !looksLikeAnvil(pid)) return undefined
+  if (await chainIdAt(rec.rpcUrl) === chainId) return rec.rpcUrl
+  await stopAnvil(pid)
   return undefined
 }
 
