@@ -299,3 +299,16 @@ test('oversized request headers are refused (431) and paid bodies above the limi
     await g.stop()
   }
 })
+
+test('an offer without an upstream URL yet (embedded model still loading) answers 503, never 402', async () => {
+  const entry = routeEntry({ name: 'llm', spec: { type: 'inference', upstream: undefined, model: { name: 'tiny', file: '/models/tiny.gguf' }, payment: { network: 'base-sepolia', payTo: '0x1111111111111111111111111111111111111111', price: { perMTok: '1' } } } })
+  const g = await startGateway({}, [entry])
+  try {
+    const res = await rawRequest(`${g.url}/services/llm/v1/chat/completions`, { method: 'POST', body: '{}' })
+    assert.equal(res.status, 503)
+    assert.ok(res.headers['retry-after'])
+    assert.equal(res.headers['payment-required'], undefined)
+  } finally {
+    await g.stop()
+  }
+})
