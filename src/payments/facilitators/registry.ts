@@ -42,6 +42,22 @@ function matchesNetwork(entry: string, caip2: string): boolean {
   return entry === caip2 || findChain(entry)?.caip2 === caip2
 }
 
+/** The configured facilitator for a network: a URL, "local", or undefined (none; mainnets need an explicit one). */
+export function facilitatorChoice(config: StackConfig, devChain: Pick<LocalChain, 'caip2'> | undefined, caip2: string, offer?: ServiceOffer): string | undefined {
+  const override = offer?.spec.payment.facilitator
+  if (override) return override
+  const entries = config.facilitators
+  const exact = entries.find((e) => e.network !== '*' && matchesNetwork(e.network, caip2))
+  if (exact) return exact.url
+  if (devChain?.caip2 === caip2) return 'local'
+  const wildcard = entries.find((e) => e.network === '*')
+  if (wildcard) return wildcard.url
+  if (config.defaults.facilitator) return config.defaults.facilitator
+  const chain = findChain(caip2)
+  if (chain?.testnet && chain.chainId !== 31337) return DEFAULT_TESTNET_FACILITATOR
+  return undefined
+}
+
 export function createFacilitatorRegistry(opts: RegistryOptions): FacilitatorRegistry {
   const { config, devChain } = opts
   const remotes = new Map<string, Facilitator>()
@@ -69,20 +85,7 @@ export function createFacilitatorRegistry(opts: RegistryOptions): FacilitatorReg
   }
   const byUrl = (url: string, caip2: string) => (url === 'local' ? localFor(caip2) : remoteFor(url))
 
-  /** The configured choice: a URL, "local", or undefined. */
-  function choice(caip2: string, offer?: ServiceOffer): string | undefined {
-    const override = offer?.spec.payment.facilitator
-    if (override) return override
-    const entries = config.facilitators
-    const exact = entries.find((e) => e.network !== '*' && matchesNetwork(e.network, caip2))
-    if (exact) return exact.url
-    if (devChain?.caip2 === caip2) return 'local'
-    const wildcard = entries.find((e) => e.network === '*')
-    if (wildcard) return wildcard.url
-    if (config.defaults.facilitator) return config.defaults.facilitator
-    if (findChain(caip2)?.testnet) return DEFAULT_TESTNET_FACILITATOR
-    return undefined
-  }
+  const choice = (caip2: string, offer?: ServiceOffer) => facilitatorChoice(config, devChain, caip2, offer)
 
   const registry: FacilitatorRegistry = {
     facilitatorFor(caip2, offer) {
