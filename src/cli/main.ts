@@ -16,7 +16,6 @@ const MODULES: { path: string[]; load: () => Promise<CommandModule> }[] = [
   { path: ['sell'], load: () => import('./commands/sell.ts') },
   { path: ['sell', 'register'], load: () => import('./commands/register.ts') },
   { path: ['sell', 'earnings'], load: () => import('./commands/earnings.ts') },
-  { path: ['sell', 'earnings'], load: () => import('./commands/earnings.ts') },
   { path: ['apply'], load: () => import('./commands/apply.ts') },
   { path: ['get'], load: () => import('./commands/get.ts') },
   { path: ['stack'], load: () => import('./commands/stack.ts') },
@@ -25,8 +24,6 @@ const MODULES: { path: string[]; load: () => Promise<CommandModule> }[] = [
   { path: ['pay'], load: () => import('./commands/pay.ts') },
   { path: ['ledger'], load: () => import('./commands/ledger.ts') },
   { path: ['dev'], load: () => import('./commands/dev.ts') },
-  { path: ['pay'], load: () => import('./commands/pay.ts') },
-  { path: ['ledger'], load: () => import('./commands/ledger.ts') },
   { path: ['buy'], load: () => import('./commands/buy.ts') },
   { path: ['version'], load: () => import('./commands/version.ts') },
 ]
