@@ -231,3 +231,39 @@ test('stop() lets in-flight requests finish, then refuses new connections', asyn
     await up.close()
   }
 })
+
+test('request bodies stream to the upstream: the first part arrives before the client sends the rest', async () => {
+  const order: string[] = []
+  let gotFirst!: () => void
+  const upstreamGotFirst = new Promise<void>((resolve) => { gotFirst = resolve })
+  const up = await startServer((req, res) => {
+    let body = ''
+    req.on('data', (c) => {
+      body += c
+      if (body.includes('first') && !order.includes('upstream got first')) { order.push('upstream got first'); gotFirst() }
+    })
+    req.on('end', () => res.end(body))
+  })
+  const g = await startGateway({}, [routeEntry({ name: 'w', upstream: up.url, routes: FREE })])
+  try {
+    const echoed = await new Promise<string>((resolve, reject) => {
+      const req = http.request(`${g.url}/services/w/upload`, { method: 'POST', agent: false }, (res) => {
+        let text = ''
+        res.on('data', (c) => { text += c })
+        res.on('end', () => resolve(text))
+      })
+      req.on('error', reject)
+      req.write('first;')
+      // A buffering proxy would hold the first part until the end: the fallback timer then sends the rest first.
+      void Promise.race([upstreamGotFirst, new Promise((r) => setTimeout(r, 3_000))]).then(() => {
+        order.push('client sends rest')
+        req.end('rest')
+      })
+    })
+    assert.equal(echoed, 'first;rest')
+    assert.deepEqual(order, ['upstream got first', 'client sends rest'])
+  } finally {
+    await g.stop()
+    await up.close()
+  }
+})
