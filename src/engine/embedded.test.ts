@@ -82,6 +82,13 @@ test('the next up cleans up after a daemon killed with SIGKILL', async (t) => {
   const db = openDatabaseReadOnly(paths.db)!
   assert.equal((db.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check, 'ok')
   db.close()
+
+  // SIGTERM is a graceful stop: socket and record gone, last log line says so.
+  process.kill(second.pid, 'SIGTERM')
+  await eventually('the daemon stopped by SIGTERM', () => !isProcessAlive(second.pid))
+  assert.equal(existsSync(controlSocketPath(paths)), false)
+  const last = logLines(paths.log).filter((l) => l.msg.endsWith('daemon')).at(-1) as { msg: string; reason?: string }
+  assert.deepEqual([last.msg, last.reason], ['Stopped daemon', 'SIGTERM'])
 })
 
 test('a daemon that cannot start is reported with its cause and where the logs are', async (t) => {
