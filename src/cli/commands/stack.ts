@@ -71,6 +71,10 @@ Examples:
   stack.command('down')
     .description('Stop the stack gracefully (in-flight requests finish). Offer files stay; `stack up` brings them back.')
     .option('-y, --yes', 'do not ask when paid offers are live')
+    .addHelpText('after', `
+Examples:
+  vend stack down          asks first when paid offers are live (refuses in scripts)
+  vend stack down --yes`)
     .action(async (flags: { yes?: boolean }) => {
       const engine = await engineFor(ctx)
       const st = await engine.status()
@@ -87,6 +91,10 @@ Examples:
   stack.command('status')
     .description('Show the daemon, its offers and any offer file that fails to load.')
     .option('--json', 'print JSON')
+    .addHelpText('after', `
+Examples:
+  vend stack status
+  vend stack status --json | jq '.problems'`)
     .action(async (flags: { json?: boolean }) => { await printStatus(ctx, Boolean(flags.json)) })
 
   stack.command('logs')
@@ -94,6 +102,10 @@ Examples:
     .option('-f, --follow', 'keep printing new lines until interrupted')
     .option('--tail <n>', 'only the last n lines')
     .option('--json', 'print the raw JSON lines')
+    .addHelpText('after', `
+Examples:
+  vend stack logs --tail 50
+  vend stack logs -f`)
     .action(async (flags: { follow?: boolean; tail?: string; json?: boolean }) => {
       await printLogs(ctx, {
         follow: Boolean(flags.follow), json: Boolean(flags.json),
@@ -104,6 +116,9 @@ Examples:
   stack.command('purge')
     .description('Stop the stack and delete VEND_HOME: offers, ledger, wallet, dev chain. Cannot be undone.')
     .option('-y, --yes', 'confirm the deletion (required)')
+    .addHelpText('after', `
+Example:
+  vend stack purge --yes`)
     .action(async (flags: { yes?: boolean }) => {
       const paths = ctx.paths()
       if (!flags.yes) {
