@@ -53,6 +53,8 @@ export type Daemon = {
   readonly listen: string
   readonly url: string
   status(opts?: { offers?: boolean }): DaemonStatus
+  /** The status of one offer ("<namespace>/<name>") after the last pass. */
+  offer(key: string): OfferStatus | undefined
   /** Rescan the files, wait for pending upstream probes, reconcile; resolves when the pass finished. */
   reconcile(): Promise<void>
   /** Graceful: stop accepting, finish in-flight requests (up to graceMs), release everything. */
@@ -74,12 +76,12 @@ export async function startDaemon(paths: HomePaths, opts: DaemonOptions = {}): P
   const logger = createLogger(paths.log)
   const socket = controlSocketPath(paths)
   const startedAt = new Date().toISOString()
-  let d: Running | undefined
+  let d: Daemon | undefined
   let control: Server | undefined
   try {
     control = await takeControlSocket(paths, socket, logger, (method, path) => handleControl(d, method, path))
     d = await startRunning(paths, socket, startedAt, logger, control, opts)
-    return d.api
+    return d
   } catch (err) {
     logger.error('Failed to start daemon', { error: err })
     if (control) await closeServer(control)
@@ -108,23 +110,15 @@ async function takeControlSocket(paths: HomePaths, socket: string, logger: Logge
   }
 }
 
-type Running = {
-  api: Daemon
-  pass(o: PassOptions): Promise<void>
-  status(offers: boolean): DaemonStatus
-  offer(key: string): OfferStatus | undefined
-  stop(reason: string): Promise<void>
-}
-
-async function handleControl(d: Running | undefined, method: string, rawPath: string): Promise<ControlReply> {
+async function handleControl(d: Daemon | undefined, method: string, rawPath: string): Promise<ControlReply> {
   const url = new URL(rawPath, 'http://vend.sock')
   if (method === 'GET' && url.pathname === '/status') {
-    return { status: 200, body: d ? d.status(url.searchParams.get('offers') !== 'false') : { running: true, pid: process.pid, ready: false, version: VERSION } }
+    return { status: 200, body: d ? d.status({ offers: url.searchParams.get('offers') !== 'false' }) : { running: true, pid: process.pid, ready: false, version: VERSION } }
   }
   if (!d) return { status: 503, body: { error: 'The daemon is starting.' } }
   if (method === 'POST' && url.pathname === '/reconcile') {
-    await d.pass({ awaitProbes: true })
-    const s = d.status(false)
+    await d.reconcile()
+    const s = d.status({ offers: false })
     return { status: 200, body: { reconciled: true, ready: s.ready } }
   }
   const m = /^\/offers\/([^/]+)\/([^/]+)$/.exec(url.pathname)
@@ -142,7 +136,7 @@ async function handleControl(d: Running | undefined, method: string, rawPath: st
 
 async function startRunning(
   paths: HomePaths, socket: string, startedAt: string, logger: Logger, control: Server, opts: DaemonOptions,
-): Promise<Running> {
+): Promise<Daemon> {
   const graceMs = opts.graceMs ?? 30_000
   const config = readStackConfig(paths)
   const db = openDatabase(paths.db)
@@ -176,49 +170,39 @@ async function startRunning(
     writeDaemonRecord(paths, { pid: process.pid, socket, listen, url, startedAt })
 
     const core = createCore({ paths, db, logger, gateway, payments, identity: () => identity, setCatalog: (c) => { catalog = c }, opts })
-    const running: Running = {
-      api: undefined as unknown as Daemon,
-      pass: core.pass,
-      offer: core.offer,
-      status: (offers) => ({
-        running: true, pid: process.pid, listen, url, ready: core.ready() && gateway!.isReady(), startedAt, version: VERSION,
-        ...core.report(offers),
-        facilitators: payments!.facilitators(),
-        devChain: devChain ? { rpcUrl: devChain.rpcUrl, chainId: devChain.chainId } : undefined,
-      }),
-      stop: undefined as unknown as (reason: string) => Promise<void>,
-    }
-
     let resolveStopped!: () => void
     const stopped = new Promise<void>((r) => { resolveStopped = r })
     let stopping: Promise<void> | undefined
-    const onSignal = (signal: NodeJS.Signals): void => { void running.stop(signal) }
-    running.stop = (reason) => {
-      stopping ??= (async () => {
-        logger.info('Stopping daemon', { reason, inFlight: gateway!.inFlight() })
-        if (opts.handleSignals) { process.off('SIGTERM', onSignal); process.off('SIGINT', onSignal) }
-        await core.close()
-        await gateway!.stop(graceMs)
-        await core.release()
-        await payments!.stop()
-        db.close()
-        removeDaemonRecord(paths)
-        await closeServer(control)
-        removeStaleSocket(socket)
-        logger.info('Stopped daemon', { reason })
-        logger.close()
-        resolveStopped()
-      })()
-      return stopping
-    }
-    running.api = {
-      socket, listen, url,
-      status: (o) => running.status(o?.offers ?? true),
-      reconcile: () => core.pass({ awaitProbes: true }),
-      stop: (reason = 'stop requested') => running.stop(reason),
-      stopped,
-    }
+    const stop = (reason: string): Promise<void> => (stopping ??= (async () => {
+      logger.info('Stopping daemon', { reason, inFlight: gateway!.inFlight() })
+      if (opts.handleSignals) { process.off('SIGTERM', onSignal); process.off('SIGINT', onSignal) }
+      await core.close()
+      await gateway!.stop(graceMs)
+      await core.release()
+      await payments!.stop()
+      db.close()
+      removeDaemonRecord(paths)
+      await closeServer(control)
+      removeStaleSocket(socket)
+      logger.info('Stopped daemon', { reason })
+      logger.close()
+      resolveStopped()
+    })())
+    const onSignal = (signal: NodeJS.Signals): void => { void stop(signal) }
     if (opts.handleSignals) { process.on('SIGTERM', onSignal); process.on('SIGINT', onSignal) }
+
+    const daemon: Daemon = {
+      socket, listen, url, stopped,
+      status: (o) => ({
+        running: true, pid: process.pid, listen, url, ready: core.ready() && gateway!.isReady(), startedAt, version: VERSION,
+        ...core.report(o?.offers ?? true),
+        facilitators: payments!.facilitators(),
+        devChain: devChain ? { rpcUrl: devChain.rpcUrl, chainId: devChain.chainId } : undefined,
+      }),
+      offer: core.offer,
+      reconcile: () => core.pass({ awaitProbes: true }),
+      stop: (reason = 'stop requested') => stop(reason),
+    }
 
     await core.start()
     // ERC-8004 loads after the first pass: its chain and keystore libraries take seconds to import, and until it
@@ -229,7 +213,7 @@ async function startRunning(
       core.trigger()
     }).catch((err: unknown) => logger.error('Failed to start ERC-8004 registration', { error: err }))
     logger.info('Started daemon', { pid: process.pid, listen, url, socket, version: VERSION, dev: devChain?.rpcUrl })
-    return running
+    return daemon
   } catch (err) {
     await gateway?.stop(0)
     await payments?.stop()
