@@ -103,6 +103,11 @@ export async function startAnvil(o: AnvilStart): Promise<number> {
     if (exited) {
       const tail = readFileSync(o.logFile, 'utf8').trim().split('\n').slice(-3).join(' ').slice(-400)
       if (/address already in use/i.test(tail)) throw new PortInUseError(`Port ${o.port} is taken.`)
+      if (/failed to parse json file/i.test(tail)) {
+        throw new BaseError(`The dev chain's state file ${o.stateFile} is damaged (anvil was killed while writing it).`, {
+          hint: 'Move it away to start a fresh dev chain (test balances start over).',
+        })
+      }
       throw new BaseError(`The dev chain (anvil) exited at start (${exited.signal ?? `code ${exited.code}`}): ${tail}`, {
         hint: `See ${o.logFile}. A damaged state file (${o.stateFile}) can be moved away to start a fresh chain.`,
       })

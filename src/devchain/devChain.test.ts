@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { x402Client } from '@x402/core/client'
@@ -18,7 +18,7 @@ import { homePaths, type HomePaths } from '../state/home.ts'
 import { chainIdAt, isAlive } from './anvil.ts'
 import { BUYER_START_USDC, chainClients, identityRegistryAbi, usdcAbi } from './contracts.ts'
 import { ensureDevChain, readDevChain, stopDevChain, usdcBalance, type DevChainInfo } from './devChain.ts'
-import { readRecord } from './record.ts'
+import { readRecord, stateFile } from './record.ts'
 
 const PAY_TO: Address = '0x90F79bf6EB2c4f870365E785982E1f101E93b906' // anvil account #3
 
@@ -153,7 +153,7 @@ test('the dev chain outlives a SIGKILLed parent and is reused as is', async (t) 
   assert.equal(await usdcBalance(info, info.buyer.address), BUYER_START_USDC)
 })
 
-test('a missing anvil binary gives a clear error', async (t) => {
+test('a missing anvil binary or a damaged state file gives a clear error', async (t) => {
   const paths = tempHome(t)
   await assert.rejects(ensureDevChain(paths, { anvilBinary: join(paths.root, 'no-such-anvil') }), (err: unknown) => {
     assert.ok(err instanceof BaseError)
@@ -162,4 +162,8 @@ test('a missing anvil binary gives a clear error', async (t) => {
     return true
   })
   assert.equal(readDevChain(paths), undefined)
+
+  mkdirSync(paths.devchainDir, { recursive: true })
+  writeFileSync(stateFile(paths, 31337), '{"block":{"number":"0x1"') // a dump cut short
+  await assert.rejects(ensureDevChain(paths), /state file .*anvil-state-31337\.json is damaged.*Move it away/)
 })
