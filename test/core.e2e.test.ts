@@ -193,4 +193,11 @@ test('offers survive stack down/up; update and delete are durable; a corrupt fil
   assert.equal((await fetch(`${base}/services/forecast/daily`)).status, 404, 'a deleted offer never comes back')
   const after = JSON.parse(ok(await vend(home, ['sell', 'list', '-A', '--json']), 'sell list after restart').stdout) as { name: string; namespace: string }[]
   assert.ok(!after.some((r) => r.namespace === 'team-b' && r.name === 'forecast'))
+
+  // The daemon's log reads as text; purge stops the stack and removes VEND_HOME.
+  assert.match(ok(await vend(home, ['stack', 'logs', '--tail', '200']), 'stack logs').stdout, /^\S+ INFO +Stopped daemon/m)
+  oneLineError(await vend(home, ['stack', 'purge']), /Refusing to purge .* without --yes/, 'purge without --yes')
+  ok(await vend(home, ['stack', 'purge', '--yes']), 'stack purge')
+  assert.ok(!existsSync(home), 'VEND_HOME is gone')
+  await assert.rejects(fetch(`${base}/services/weather/today`), 'nothing listens after purge')
 })
