@@ -99,7 +99,7 @@ export async function ensureDevChain(paths: HomePaths, opts: EnsureDevChainOptio
 async function running(rec: DevChainRecord, chainId: number): Promise<string | undefined> {
   const { pid } = rec
   if (pid === undefined || !isAlive(pid) || !looksLikeAnvil(pid)) return undefined
-  if (await chainIdAt(rec.rpcUrl) === chainId) return rec.rpcUrl
+  if (await chainIdAt(rec.rpcUrl, 5000) === chainId) return rec.rpcUrl // generous: a busy chain is not a dead one
   await stopAnvil(pid)
   return undefined
 }
