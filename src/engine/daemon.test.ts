@@ -21,7 +21,8 @@ test('the daemon serves every offer, sees new files at once, and keeps serving a
   t.after(async () => { await up.close(); cleanup() })
   putOffer(paths, 'weather', 'default', up.url)
   putOffer(paths, 'weather', 'team-b', up.url, { path: '/services/weather-b', payment: { network: 'base-sepolia', payTo: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', price: { perRequest: '12.5' } } })
-  const daemon = await startDaemon(paths, { healthIntervalMs: 200 })
+  // No periodic resync during this test: only the file watcher can notice new files.
+  const daemon = await startDaemon(paths, { healthIntervalMs: 200, resyncIntervalMs: 3_600_000 })
   t.after(() => daemon.stop())
 
   const status = daemon.status()
@@ -37,9 +38,11 @@ test('the daemon serves every offer, sees new files at once, and keeps serving a
   assert.equal(await eventually('402 on /services/weather', () => amountAt('/services/weather')), '1000')
   assert.equal(await eventually('402 on /services/weather-b', () => amountAt('/services/weather-b')), '12500000')
 
-  // A new file is served without any command.
+  // A new file is served without any command, also in a namespace directory that did not exist.
   putOffer(paths, 'news', 'default', up.url)
   assert.equal(await eventually('402 on a new offer', () => amountAt('/services/news')), '1000')
+  putOffer(paths, 'maps', 'brand-new', up.url)
+  assert.equal(await eventually('402 on an offer in a new namespace', () => amountAt('/services/maps')), '1000')
 
   // A corrupt file: reported with path, line and reason; the others keep serving.
   writeFileSync(join(paths.offersDir, 'default', 'broken.yaml'), 'apiVersion: vend.dev/v1alpha1\nkind: ServiceOffer\nmetadata:\n  name: broken\nspec: [oops\n')
@@ -53,7 +56,7 @@ test('the daemon serves every offer, sees new files at once, and keeps serving a
 
   // Storefront lists the published offers.
   const services = await (await get(`${daemon.url}/api/services.json`)).json() as { services: { name: string }[] }
-  assert.equal(services.services.length, 3)
+  assert.equal(services.services.length, 4)
 })
 
 test('statuses are written to the db only when they change', async (t) => {
