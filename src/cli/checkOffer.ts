@@ -11,11 +11,12 @@ export type FlagMap = Record<string, string>
 
 export type CheckedOffer = { offer: ServiceOffer; resolved: ResolvedOffer }
 
-export function checkOffer(input: unknown, flags: FlagMap = {}): CheckedOffer {
+/** `command` names the command whose --help explains the flags (e.g. "vend sell http"). */
+export function checkOffer(input: unknown, flags: FlagMap = {}, command = 'vend sell'): CheckedOffer {
   const parsed = ServiceOffer.safeParse(input)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!
-    throw invalid(issue.path.map(String), issue.message, input, flags)
+    throw invalid(issue.path.map(String), issue.message, input, flags, command)
   }
   let resolved: ResolvedOffer
   try {
@@ -23,7 +24,7 @@ export function checkOffer(input: unknown, flags: FlagMap = {}): CheckedOffer {
   } catch (err) {
     if (!(err instanceof OfferInvalidError) || !err.problems[0]) throw err
     const p = err.problems[0]
-    throw invalid(p.path.map(String), p.message, input, flags)
+    throw invalid(p.path.map(String), p.message, input, flags, command)
   }
   const reserved = reservedPathReason(resolved.path)
   if (reserved) {
@@ -34,7 +35,7 @@ export function checkOffer(input: unknown, flags: FlagMap = {}): CheckedOffer {
   return { offer: parsed.data, resolved }
 }
 
-function invalid(path: string[], message: string, input: unknown, flags: FlagMap): InvalidInputError {
+function invalid(path: string[], message: string, input: unknown, flags: FlagMap, command: string): InvalidInputError {
   const dotted = path.join('.')
   const key = Object.keys(flags).filter((k) => dotted === k || dotted.startsWith(`${k}.`)).sort((a, b) => b.length - a.length)[0]
   const value = valueAt(input, path)
@@ -42,7 +43,7 @@ function invalid(path: string[], message: string, input: unknown, flags: FlagMap
   const shown = typeof value === 'string' || typeof value === 'number' ? ` "${value}"` : ''
   const text = message.replace(/\.$/, '')
   return new InvalidInputError(`Invalid ${what}${shown}: ${text}.`, {
-    hint: key ? `Run \`vend sell --help\` for the flag formats.` : 'Fix the value and try again.',
+    hint: key ? `Run \`${command} --help\` for the flag formats.` : 'Fix the value and try again.',
   })
 }
 

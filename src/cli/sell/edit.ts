@@ -40,8 +40,8 @@ function open(paths: HomePaths, name: string, namespaceFlag: string | undefined)
   return { ...t, doc }
 }
 
-async function save(ctx: CliContext, t: Target, wait: boolean): Promise<void> {
-  checkOffer(t.doc.toJS(), UPDATE_FLAGS)
+async function save(ctx: CliContext, t: Target, wait: boolean, command: string): Promise<void> {
+  checkOffer(t.doc.toJS(), UPDATE_FLAGS, command)
   const paths = ctx.paths()
   writeFileAtomic(t.path, t.doc.toString({ lineWidth: 0 }), 0o600)
   const rec = readOfferFile(paths, t.namespace, t.name)
@@ -81,7 +81,7 @@ Examples:
       const decimals = Number(t.doc.getIn([...payment, 'asset', 'decimals']) ?? findChain(network)?.usdc?.decimals ?? 6)
       const price = resolvePrice(flags, decimals)
       if (price) t.doc.setIn([...payment, 'price'], t.doc.createNode(price))
-      await save(ctx, t, flags.wait)
+      await save(ctx, t, flags.wait, 'vend sell update')
     })
 }
 
@@ -107,7 +107,7 @@ Examples:
       if (grace === undefined) t.doc.deleteIn(['spec', 'drainGracePeriod'])
       else t.doc.setIn(['spec', 'drainGracePeriod'], grace)
       ctx.io.err(`Draining ${t.namespace}/${t.name}: ${grace === '0s' ? 'stopping now' : `serving for ${grace ?? '1h'} more`}; delete it afterwards with \`vend sell delete ${t.name} -n ${t.namespace}\`.`)
-      await save(ctx, t, flags.wait)
+      await save(ctx, t, flags.wait, 'vend sell stop')
     })
 }
 

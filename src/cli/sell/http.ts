@@ -122,7 +122,7 @@ async function sellHttp(ctx: CliContext, name: string, flags: HttpFlags): Promis
       registration,
     },
   }
-  const { resolved } = checkOffer(input, FLAGS)
+  const { resolved } = checkOffer(input, FLAGS, 'vend sell http')
 
   const created = !existsSync(offerFile(paths, namespace, name))
   writeOffer(paths, input)
