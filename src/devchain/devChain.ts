@@ -12,10 +12,11 @@ import { BaseError, InvalidInputError, redactUrl } from '../errors/base.ts'
 import { CHAINS, isAddress } from '../offer/networks.ts'
 import { toAtomic } from '../offer/price.ts'
 import type { HomePaths } from '../state/home.ts'
-import { anvilBinary, chainIdAt, freePort, isAlive, looksLikeAnvil, PortInUseError, startAnvil, stopAnvil } from './anvil.ts'
+import { anvilBinary, chainIdAt, freePort, isAlive, looksLikeAnvil, startAnvil, stopAnvil } from './anvil.ts'
 import {
   chainClients, DEV_KEYS, devDeployments, ensureDeployments, IDENTITY_REGISTRY_ADDRESS, mined, MULTICALL3_ADDRESS, usdcAbi,
 } from './contracts.ts'
+import { DevChainPortInUseError, DevChainUnreachableError, NotADevChainError } from './errors.ts'
 import { logFile, readRecord, stateFile, withDevChainLock, writeRecord, type DevChainRecord } from './record.ts'
 
 export type DevParty = { address: Address; privateKey: Hex }
@@ -116,7 +117,7 @@ async function start(paths: HomePaths, chainId: number, rec: DevChainRecord | un
   try {
     return await launch(rec.port)
   } catch (err) {
-    if (!(err instanceof PortInUseError)) throw err
+    if (!(err instanceof DevChainPortInUseError)) throw err
     return launch(await freePort()) // something else took our port: the URL changes, the state does not
   }
 }
@@ -127,14 +128,12 @@ async function joinDevChain(paths: HomePaths, rpcUrl: string): Promise<DevChainI
   }
   const chainId = await chainIdAt(rpcUrl, 5000)
   if (chainId === undefined) {
-    throw new BaseError(`No dev chain answers at ${redactUrl(rpcUrl)}.`, { hint: 'Start it first with `vend stack up --dev` in the other stack, or check the URL.' })
+    throw new DevChainUnreachableError({ url: redactUrl(rpcUrl), joining: true })
   }
   const info = infoOrThrow(rpcUrl, chainId, `The chain at ${redactUrl(rpcUrl)}`)
   const code = await chainClients(rpcUrl, chainId).pub.getCode({ address: info.usdc.address })
   if (!code || code === '0x') {
-    throw new BaseError(`The chain at ${redactUrl(rpcUrl)} is not a Vend dev chain: it has no USDC at ${info.usdc.address}.`, {
-      hint: 'Join the RPC URL that `vend dev info` prints in the stack that started the dev chain.',
-    })
+    throw new NotADevChainError({ url: redactUrl(rpcUrl), usdc: info.usdc.address })
   }
   await stopManaged(paths) // else the record of our own chain would be lost while it keeps running
   writeRecord(paths, { chainId, rpcUrl, joined: true })
@@ -165,7 +164,7 @@ async function onChain<T>(info: DevChainInfo, fn: () => Promise<T>): Promise<T> 
   } catch (err) {
     if (err instanceof BaseError) throw err
     if (await chainIdAt(info.rpcUrl) === undefined) {
-      throw new BaseError(`The dev chain at ${redactUrl(info.rpcUrl)} does not answer.`, { hint: 'Start it with `vend stack up --dev`.', cause: err })
+      throw new DevChainUnreachableError({ url: redactUrl(info.rpcUrl), joining: false, cause: err })
     }
     throw err
   }

@@ -4,10 +4,10 @@
  */
 import { openSync, readFileSync, unlinkSync, writeSync, closeSync } from 'node:fs'
 import { join } from 'node:path'
-import { BaseError } from '../errors/base.ts'
 import type { HomePaths } from '../state/home.ts'
 import { ensureDir, writeFileAtomic } from '../state/atomicWrite.ts'
 import { isAlive } from './anvil.ts'
+import { DevChainBusyError } from './errors.ts'
 
 export type DevChainRecord = {
   chainId: number
@@ -58,7 +58,7 @@ export async function withDevChainLock<T>(paths: HomePaths, fn: () => Promise<T>
         continue
       }
       if (Date.now() > deadline) {
-        throw new BaseError(`The dev chain is busy (lock held by pid ${holder}).`, { hint: `Wait for it, or delete ${lock} if no Vend process runs.` })
+        throw new DevChainBusyError({ pid: holder, lock })
       }
       await sleep(50)
     }

@@ -1,8 +1,8 @@
 /**
  * Settling one ledger row, and the queue that retries owed settlements until their authorisation expires, also
  * after a crash: a row is marked `settling` before any settle call and the transaction hash is stored before it is
- * broadcast, so a restarted daemon first looks on chain (receipt, pending transaction, authorizationState) and only
- * sends again when nothing of the earlier attempt exists. The token contract itself refuses a second use.
+ * broadcast, so a restarted daemon first looks on chain (pending transaction, authorizationState, receipt) and only
+ * sends again when the authorisation is still unused. The token contract itself refuses a second use.
  */
 import type { PaymentPayload, PaymentRequirements, SettleResponse } from '@x402/core/types'
 import { FacilitatorUnavailableError, type Facilitator } from './facilitators/types.ts'
@@ -72,19 +72,17 @@ export async function recoverRow(ledger: Ledger, fac: Facilitator, row: Row, log
   const chain = fac.chain
   if (chain) {
     try {
-      if (row.txHash) {
-        const receipt = await chain.receipt(row.txHash)
-        if (receipt?.success) {
+      const receipt = row.txHash ? await chain.receipt(row.txHash) : undefined
+      if (row.txHash && !receipt && await chain.isKnown(row.txHash)) {
+        await ledger.scheduleRetry(row.id, 'settlement transaction pending', Date.now() + 1000)
+        return { kind: 'retry', reason: 'settlement_pending' }
+      }
+      if (await chain.authorizationUsed(row.asset, row.payer, row.nonce)) {
+        if (row.txHash && receipt?.success) {
           await ledger.markSettled(row.id, row.txHash, row.amount)
           log.info('Settled payment from an earlier attempt', { id: row.id, offer: row.offer, tx: row.txHash })
           return { kind: 'settled', response: { success: true, transaction: row.txHash, network: row.network as SettleResponse['network'], payer: row.payer } }
         }
-        if (!receipt && await chain.isKnown(row.txHash)) {
-          await ledger.scheduleRetry(row.id, 'settlement transaction pending', Date.now() + 1000)
-          return { kind: 'retry', reason: 'settlement_pending' }
-        }
-      }
-      if (await chain.authorizationUsed(row.asset, row.payer, row.nonce)) {
         // used, but not by a transaction we know of (e.g. the payer cancelled it): nothing more can be collected
         await ledger.markFailed(row.id, 'invalid_exact_evm_nonce_already_used: the authorization was used outside this settlement')
         return { kind: 'failed', reason: 'invalid_exact_evm_nonce_already_used', message: undefined, response: undefined }

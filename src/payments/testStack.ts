@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { encodePaymentSignatureHeader } from '@x402/core/http'
-import type { PaymentRequirements } from '@x402/core/types'
+import type { PaymentPayload, PaymentRequirements } from '@x402/core/types'
 import { authorizationTypes } from '@x402/evm'
 import { ExactEvmScheme } from '@x402/evm/exact/client'
 import { wrapFetchWithPayment, x402Client } from '@x402/fetch'
@@ -107,10 +107,17 @@ export function payingFetch(chain: TestChain, privateKey: Hex = chain.buyer.priv
   return wrapFetchWithPayment(fetch, client)
 }
 
-/** A v2 PAYMENT-SIGNATURE header signed by hand, for payments the official client would never make. */
-export async function signedHeader(chain: TestChain, req: PaymentRequirements, over: {
+type PayloadOverrides = {
   key?: Hex; from?: string; to?: string; value?: string; validAfter?: string; validBefore?: string; nonce?: Hex; accepted?: Partial<PaymentRequirements>
-} = {}): Promise<string> {
+}
+
+/** A v2 PAYMENT-SIGNATURE header signed by hand, for payments the official client would never make. */
+export async function signedHeader(chain: TestChain, req: PaymentRequirements, over: PayloadOverrides = {}): Promise<string> {
+  return encodePaymentSignatureHeader(await signedPayload(chain, req, over))
+}
+
+/** A v2 payment payload (EIP-3009 authorisation signed with `over.key`, default the buyer's). */
+export async function signedPayload(chain: TestChain, req: PaymentRequirements, over: PayloadOverrides = {}): Promise<PaymentPayload> {
   const account = privateKeyToAccount(over.key ?? chain.buyer.privateKey)
   const now = Math.floor(Date.now() / 1000)
   const auth = {
@@ -122,7 +129,7 @@ export async function signedHeader(chain: TestChain, req: PaymentRequirements, o
     types: authorizationTypes, primaryType: 'TransferWithAuthorization',
     message: { from: auth.from as Hex, to: auth.to as Hex, value: BigInt(auth.value), validAfter: BigInt(auth.validAfter), validBefore: BigInt(auth.validBefore), nonce: auth.nonce },
   })
-  return encodePaymentSignatureHeader({ x402Version: 2, accepted: { ...req, ...over.accepted }, payload: { authorization: auth, signature } })
+  return { x402Version: 2, accepted: { ...req, ...over.accepted }, payload: { authorization: auth, signature } }
 }
 
 /** Wait until `fn` returns a truthy value (polling; the test runner's timeout bounds it). */

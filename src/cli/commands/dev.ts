@@ -3,8 +3,9 @@
  * and minting test USDC / adding ETH to any address on it.
  */
 import type { Command } from 'commander'
-import { BaseError, InvalidInputError } from '../../errors/base.ts'
+import { InvalidInputError } from '../../errors/base.ts'
 import { fundEth, fundUsdc, readDevChain, type DevChainInfo } from '../../devchain/devChain.ts'
+import { NoDevChainError } from '../../devchain/errors.ts'
 import { isAddress } from '../../offer/networks.ts'
 import { toAtomic } from '../../offer/price.ts'
 import type { CliContext } from '../context.ts'
@@ -12,7 +13,7 @@ import { json } from '../format.ts'
 
 function requireDevChain(ctx: CliContext): DevChainInfo {
   const info = readDevChain(ctx.paths())
-  if (!info) throw new BaseError('No dev chain.', { hint: 'Run `vend stack up --dev` first.' })
+  if (!info) throw new NoDevChainError()
   return info
 }
 

@@ -25,6 +25,8 @@ export type SettlementSigner = FacilitatorEvmSigner & {
   address: Hex
   /** Sign and send; `onHash` gets the hash after signing and before sending (persist it for crash recovery). */
   broadcast(to: Hex, data: Hex, gas?: bigint, onHash?: (h: Hex) => void | Promise<void>): Promise<Hex>
+  /** Gas limit for a call of this kind (estimated once per contract and function, with headroom). */
+  gasFor(to: Hex, data: Hex): Promise<bigint>
   getReceipt(hash: Hex): Promise<RpcReceipt | undefined>
   /** Whether a transaction is known to the node (mined or pending). */
   isKnown(hash: Hex): Promise<boolean>
@@ -215,6 +217,7 @@ export function createSettlementSigner(opts: SettlementSignerOptions): Settlemen
     },
     sendTransaction: (a) => broadcast(a.to, a.data),
     broadcast,
+    gasFor,
     waitForTransactionReceipt({ hash, timeout }) {
       return new Promise<RpcReceipt>((resolve, reject) => {
         const list = waiters.get(hash) ?? []

@@ -9,8 +9,9 @@ import { eip3009ABI } from '@x402/evm'
 import { ExactEvmScheme } from '@x402/evm/exact/facilitator'
 import { ExactEvmSchemeV1 } from '@x402/evm/exact/v1/facilitator'
 import { EVM_NETWORK_CHAIN_ID_MAP } from '@x402/evm/v1'
-import { encodeFunctionData, getAddress, keccak256, pad, parseSignature, toBytes, type Hex, type Log } from 'viem'
+import { encodeFunctionData, getAddress, parseSignature, type Hex } from 'viem'
 import type { FacilitatorObservation } from '../../reconciler/types.ts'
+import { authorizationSettled, createAuthorizationBatcher } from '../chain/authorizationBatcher.ts'
 import { createRpcClient, RpcUnavailableError } from '../chain/rpc.ts'
 import { createSettlementSigner } from '../chain/settlementSigner.ts'
 import { refineReason } from '../reasons.ts'
@@ -42,19 +43,11 @@ function isTransportFailure(err: unknown): boolean {
 
 export type LocalFacilitator = Facilitator & { settlerAddress: string }
 
-const TRANSFER_TOPIC = keccak256(toBytes('Transfer(address,address,uint256)'))
-const topicOf = (addr: string) => pad(addr.toLowerCase() as Hex).toLowerCase()
-
-/** The receipt holds the token's Transfer(from, to, value) event. */
-function hasTransfer(logs: readonly Log[], asset: string, from: string, to: string, value: bigint): boolean {
-  return logs.some((l) => l.address.toLowerCase() === asset.toLowerCase() && l.topics[0] === TRANSFER_TOPIC
-    && l.topics[1]?.toLowerCase() === topicOf(from) && l.topics[2]?.toLowerCase() === topicOf(to) && BigInt(l.data) === value)
-}
-
 export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFacilitator {
   const caip2 = `eip155:${opts.chainId}` as Network
   const rpc = createRpcClient(opts.rpcUrl)
   const signer = createSettlementSigner({ rpc, chainId: opts.chainId, privateKey: opts.privateKey, ...(opts.receiptPollMs ? { receiptPollMs: opts.receiptPollMs } : {}) })
+  const batcher = createAuthorizationBatcher(signer)
   const core = new x402Facilitator().register(caip2, new ExactEvmScheme(signer))
   const v1 = v1NetworkName(opts.chainId)
   if (v1) core.registerV1(v1 as Network, new ExactEvmSchemeV1(signer))
@@ -73,9 +66,10 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
   }
 
   /**
-   * Settle an EIP-3009 payment the gate has just verified (through the SDK) and locked in the ledger: one
-   * transferWithAuthorization through the broadcast pipeline, then the receipt and its Transfer event. The SDK's
-   * settle would re-verify the signature first; the token contract checks it again on chain anyway.
+   * Settle an EIP-3009 payment the gate has just verified (through the SDK) and locked in the ledger: its
+   * transferWithAuthorization goes out alone or batched with others (Multicall3), then the receipt must show its
+   * AuthorizationUsed and Transfer events. The SDK's settle would re-verify the signature first; the token
+   * contract checks it again on chain anyway.
    */
   async function settleEip3009(payload: PaymentPayload, requirements: PaymentRequirements, hooks?: SettleHooks): Promise<SettleResponse> {
     const { authorization: a, signature } = payload.payload as { authorization: { from: Hex; to: Hex; value: string; validAfter: string; validBefore: string; nonce: Hex }; signature: Hex }
@@ -84,13 +78,11 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
       ({ success: false, errorReason, transaction, network, payer: a.from, ...(errorMessage ? { errorMessage } : {}) })
     if (BigInt(a.validBefore) <= BigInt(Math.floor(Date.now() / 1000) + 3)) return fail('invalid_exact_evm_payload_authorization_valid_before')
     const sig = parseSignature(signature)
-    const data = encodeFunctionData({
-      abi: eip3009ABI, functionName: 'transferWithAuthorization',
-      args: [getAddress(a.from), getAddress(a.to), BigInt(a.value), BigInt(a.validAfter), BigInt(a.validBefore), a.nonce, Number(sig.v ?? BigInt(sig.yParity + 27)), sig.r, sig.s],
-    })
+    const transferArgs = [getAddress(a.from), getAddress(a.to), BigInt(a.value), BigInt(a.validAfter), BigInt(a.validBefore), a.nonce, Number(sig.v ?? BigInt(sig.yParity + 27)), sig.r, sig.s] as const
+    const data = encodeFunctionData({ abi: eip3009ABI, functionName: 'transferWithAuthorization', args: transferArgs })
     let hash: Hex
     try {
-      hash = await signer.broadcast(getAddress(requirements.asset), data, undefined, hooks?.onTxHash)
+      hash = await batcher.submit(getAddress(requirements.asset), data, hooks?.onTxHash)
     } catch (err) {
       if (isTransportFailure(err)) throw err
       const msg = (err as Error).message
@@ -102,9 +94,12 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
     } catch (err) {
       return fail('settlement_pending', hash, (err as Error).message)
     }
-    if (receipt.status !== 'success') return fail('invalid_exact_evm_transaction_failed', hash)
-    if (!hasTransfer(receipt.logs ?? [], requirements.asset, a.from, a.to, BigInt(a.value))) return fail('invalid_exact_evm_transfer_event_mismatch', hash)
-    return { success: true, transaction: hash, network, payer: a.from }
+    if (receipt.status === 'success' && authorizationSettled(receipt.logs ?? [], requirements.asset, a)) return { success: true, transaction: hash, network, payer: a.from }
+    // reverted, or its call failed inside a batch: ask the chain why; if it would pass now, try again later
+    const why = await signer.readContract({ address: getAddress(requirements.asset), abi: eip3009ABI, functionName: 'transferWithAuthorization', args: transferArgs })
+      .then(() => undefined, (err: Error) => err.message)
+    if (why === undefined) return fail('unexpected_settle_error', hash, 'the settlement transaction did not use the authorization')
+    return fail(refineReason('invalid_exact_evm_transaction_failed', why), hash, why)
   }
 
   const isPlainEip3009 = (payload: PaymentPayload) => {
