@@ -3,18 +3,48 @@
  * - reconcile 10,000 offer files in < 2 s with RSS < 300 MB: an in-process daemon starts on a home holding
  *   10,000 files (all sharing one healthy upstream) until its first pass is done, then every offer is served;
  * - `stack up` to ready with 1,000 offers in < 3 s: the real background daemon (`bin/vend serve`), from spawn to
- *   the control socket reporting ready (module loading included).
+ *   the control socket reporting ready (module loading included); the same with 10,000 offers, with the daemon's
+ *   resident and peak memory.
  *
  *   node --import tsx src/engine/daemon.bench.ts [offers=10000] [upOffers=1000]
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { HomePaths } from '../state/home.ts'
 import { embeddedEngine } from './embedded.ts'
 import { startUpstream, tempHome } from './testkit.ts'
 
-export type EngineBenchRow = { target: string; ms: number; rssMB?: number }
+export type EngineBenchRow = { target: string; ms: number; rssMB?: number; peakRssMB?: number }
+
+/** Resident and peak resident memory of a process (Linux /proc). */
+function processMemory(pid: number): { rssMB?: number; peakRssMB?: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN)
+    return { rssMB: Math.round(kb('VmRSS') / 1024), peakRssMB: Math.round(kb('VmHWM') / 1024) }
+  } catch {
+    return {}
+  }
+}
+
+async function backgroundUp(offers: number, upstream: string): Promise<EngineBenchRow> {
+  const home = tempHome('vend-bench-')
+  try {
+    writeOffers(home.paths, offers, upstream)
+    const engine = embeddedEngine(home.paths)
+    const t0 = performance.now()
+    const up = await engine.up({})
+    const ms = Math.round(performance.now() - t0)
+    // Let the health results arrive and the second pass (every offer healthy) finish before reading memory.
+    await new Promise((r) => setTimeout(r, 3000))
+    const row = { target: `stack up to ready, ${offers} offers (background daemon; memory after 3 s)`, ms, ...processMemory(up.pid) }
+    await engine.down()
+    return row
+  } finally {
+    home.cleanup()
+  }
+}
 
 function writeOffers(paths: HomePaths, count: number, upstream: string): void {
   for (let i = 0; i < count; i++) {
@@ -63,17 +93,8 @@ export async function engineScenario({ offers = 10_000, upOffers = 1000 } = {}):
       big.cleanup()
     }
 
-    const home = tempHome('vend-bench-')
-    try {
-      writeOffers(home.paths, upOffers, up.url)
-      const engine = embeddedEngine(home.paths)
-      const t0 = performance.now()
-      await engine.up({})
-      rows.push({ target: `stack up to ready, ${upOffers} offers (background daemon)`, ms: Math.round(performance.now() - t0) })
-      await engine.down()
-    } finally {
-      home.cleanup()
-    }
+    rows.push(await backgroundUp(upOffers, up.url))
+    rows.push(await backgroundUp(offers, up.url))
   } finally {
     await up.close()
   }
@@ -83,5 +104,5 @@ export async function engineScenario({ offers = 10_000, upOffers = 1000 } = {}):
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const [offers, upOffers] = process.argv.slice(2).map(Number)
   const { rows } = await engineScenario({ ...(offers ? { offers } : {}), ...(upOffers ? { upOffers } : {}) })
-  for (const r of rows) console.log(`${String(r.ms).padStart(6)} ms${r.rssMB ? `  rss ${r.rssMB} MB` : ''}  ${r.target}`)
+  for (const r of rows) console.log(`${String(r.ms).padStart(6)} ms  ${r.rssMB ? `rss ${r.rssMB} MB` : ''}${r.peakRssMB ? ` (peak ${r.peakRssMB} MB)` : ''}  ${r.target}`)
 }
