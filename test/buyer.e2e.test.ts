@@ -1,0 +1,206 @@
+/**
+ * [buyer] acceptance, end to end through the real bin/vend: two stacks on one machine (separate VEND_HOME and
+ * ports) on one dev chain (the buyer joins with --dev-join). The buyer stack buys from the seller stack through
+ * its loopback /buy/* endpoints, paid from its stack wallet under the purchase's budgets.
+ */
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import OpenAI from 'openai'
+import { privateKeyToAccount } from 'viem/accounts'
+import { fundUsdc, readDevChain, usdcBalance, type DevChainInfo } from '../src/devchain/devChain.ts'
+import { chainClients } from '../src/identity/chainClients.ts'
+import { registerAgent } from '../src/identity/erc8004.ts'
+import { resolveChain } from '../src/offer/networks.ts'
+import { homePaths } from '../src/state/home.ts'
+import { eventually, freePort, serve, stopDaemon, tempHome, vend, type TestServer, type VendResult } from './helpers/vend.ts'
+
+const SELLER_PAY_TO = '0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc' // anvil #5 address, used only as a recipient
+const AGENT_OWNER_KEY = '0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba' // anvil #5, ETH-funded by anvil
+const PASSWORD = 'buyer-e2e-passphrase'
+
+function ok(r: VendResult, what: string): VendResult {
+  assert.equal(r.code, 0, `${what} failed (exit ${r.code}): ${r.stderr}`)
+  return r
+}
+
+type Ctx = {
+  seller: { home: string; url: string; cleanup: () => void }
+  buyer: { home: string; url: string; cleanup: () => void; address: `0x${string}` }
+  chain: DevChainInfo
+  upstream: TestServer & { chats: () => number }
+}
+let ctx: Ctx
+
+/** An OpenAI-compatible upstream: /health, POST /v1/chat/completions (JSON or SSE). */
+async function startOpenAiUpstream(): Promise<Ctx['upstream']> {
+  const state = { chats: 0 }
+  const srv = await serve((req, res) => {
+    if (req.url === '/health') { res.writeHead(200).end('ok'); return }
+    if (req.method !== 'POST' || !req.url?.endsWith('/v1/chat/completions')) { res.writeHead(404).end(); return }
+    let raw = ''
+    req.on('data', (c: Buffer) => { raw += c.toString() })
+    req.on('end', () => {
+      state.chats++
+      const body = JSON.parse(raw) as { model: string; stream?: boolean; messages: { content: string }[] }
+      const text = `echo(${body.model}): ${body.messages.at(-1)?.content ?? ''}`
+      const base = { id: 'chatcmpl-1', created: 1, model: body.model }
+      if (!body.stream) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
+          ...base, object: 'chat.completion', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: text } }],
+          usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 },
+        }))
+        return
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
+      for (const word of text.split(' ')) {
+        res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: `${word} ` }, finish_reason: null }] })}\n\n`)
+      }
+      res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`)
+      res.end('data: [DONE]\n\n')
+    })
+  })
+  return Object.assign(srv, { chats: () => state.chats })
+}
+
+async function sellerOffer(name: string, price: string): Promise<void> {
+  ok(await vend(ctx.seller.home, ['sell', 'http', name, '--upstream', ctx.upstream.url, '--price', price, '--pay-to', SELLER_PAY_TO, '--chain', 'local']), `sell http ${name}`)
+}
+
+async function buyAdd(args: string[]): Promise<VendResult> {
+  return vend(ctx.buyer.home, ['buy', 'add', ...args])
+}
+
+type Status = { spent: { decimal: string; atomic: string }; remaining: { decimal: string; atomic: string }; pending: { atomic: string }; payments: number; requests: number; refused: number; lastError?: string }
+async function buyStatus(name: string): Promise<Status> {
+  return JSON.parse(ok(await vend(ctx.buyer.home, ['buy', 'status', name, '--json']), `buy status ${name}`).stdout) as Status
+}
+
+/** The seller's settled earnings for one offer, atomic units, from its ledger. */
+async function earned(offer: string): Promise<bigint> {
+  const rows = JSON.parse(ok(await vend(ctx.seller.home, ['sell', 'earnings', offer, '--json']), 'sell earnings').stdout) as { status: string; amountAtomic: string }[]
+  return rows.filter((r) => r.status === 'settled').reduce((s, r) => s + BigInt(r.amountAtomic), 0n)
+}
+
+const balance = (who: string) => usdcBalance(ctx.chain, who)
+const chat = (model: string, content = 'hi') => fetch(`${ctx.buyer.url}/buy/v1/chat/completions`, {
+  method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model, messages: [{ role: 'user', content }] }),
+})
+
+before(async () => {
+  const seller = tempHome('vend-seller-')
+  const buyer = tempHome('vend-buyer-')
+  const upstream = await startOpenAiUpstream()
+  const [sp, bp] = [await freePort(), await freePort()]
+  ctx = { seller: { ...seller, url: `http://127.0.0.1:${sp}` }, buyer: { ...buyer, url: `http://127.0.0.1:${bp}`, address: '0x' }, chain: undefined as unknown as DevChainInfo, upstream }
+
+  ok(await vend(seller.home, ['stack', 'up', '--dev', '--listen', `127.0.0.1:${sp}`]), 'seller stack up --dev')
+  ctx.chain = readDevChain(homePaths(seller.home))!
+  assert.ok(ctx.chain, 'the seller stack records its dev chain')
+
+  const pw = join(buyer.home, 'password')
+  writeFileSync(pw, PASSWORD, { mode: 0o600 })
+  const wallet = JSON.parse(ok(await vend(buyer.home, ['wallet', 'create', '--password-file', pw, '--json']), 'buyer wallet create').stdout) as { address: `0x${string}` }
+  ctx.buyer.address = wallet.address
+  ok(await vend(buyer.home, ['stack', 'up', '--dev-join', ctx.chain.rpcUrl, '--listen', `127.0.0.1:${bp}`], { env: { VEND_WALLET_PASSWORD: PASSWORD } }), 'buyer stack up --dev-join')
+  await fundUsdc(ctx.chain, wallet.address, '10')
+  await sellerOffer('chat', '0.01')
+})
+
+after(async () => {
+  if (!ctx) return
+  await Promise.all([stopDaemon(ctx.buyer.home), stopDaemon(ctx.seller.home)])
+  await ctx.upstream.close()
+  ctx.buyer.cleanup()
+  ctx.seller.cleanup()
+})
+
+test('the openai SDK buys through /buy/v1, streaming and not; chain balances move by exactly what both ledgers say', async () => {
+  ok(await buyAdd([ctx.seller.url, '--offer', 'chat', '--model', 'tiny', '--budget', '1', '--per-day', '0.5', '--max-price', '0.05', '--name', 'chat']), 'buy add')
+  const models = await (await fetch(`${ctx.buyer.url}/buy/v1/models`)).json() as { data: { id: string }[] }
+  assert.ok(models.data.some((m) => m.id === 'chat/tiny'), JSON.stringify(models))
+
+  const [buyer0, payTo0, earned0] = await Promise.all([balance(ctx.buyer.address), balance(SELLER_PAY_TO), earned('chat')])
+  const client = new OpenAI({ baseURL: `${ctx.buyer.url}/buy/v1`, apiKey: 'unused-locally', maxRetries: 0 })
+  const done = await client.chat.completions.create({ model: 'chat/tiny', messages: [{ role: 'user', content: 'hello there' }] })
+  assert.equal(done.choices[0]?.message.content, 'echo(tiny): hello there', 'the upstream got the purchase\'s model name')
+
+  const stream = await client.chat.completions.create({ model: 'chat/tiny', messages: [{ role: 'user', content: 'stream me' }], stream: true })
+  let text = ''
+  for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? ''
+  assert.equal(text.trim(), 'echo(tiny): stream me')
+
+  // The stream's receipt arrives at its end: wait until the buyer's ledger has both payments settled.
+  const status = await eventually('both payments settled in the buyer ledger', async () => {
+    const s = await buyStatus('chat')
+    return s.payments === 2 && s.pending.atomic === '0' ? s : undefined
+  })
+  assert.equal(status.spent.atomic, '20000', 'two requests at 0.01 USDC')
+  assert.equal(status.remaining.decimal, '0.98')
+  const [buyer1, payTo1, earned1] = await Promise.all([balance(ctx.buyer.address), balance(SELLER_PAY_TO), earned('chat')])
+  assert.equal(buyer0 - buyer1, 20000n, 'the buyer\'s balance fell by what its ledger says it spent')
+  assert.equal(payTo1 - payTo0, 20000n, 'the seller\'s payTo received it')
+  assert.equal(earned1 - earned0, 20000n, 'and the seller\'s ledger says it earned it')
+})
+
+test('50 concurrent requests against a budget that allows 20: exactly 20 paid, 30 refused locally', async () => {
+  ok(await buyAdd([ctx.seller.url, '--offer', 'chat', '--budget', '0.2', '--name', 'burst']), 'buy add burst')
+  const [buyer0, hits0] = [await balance(ctx.buyer.address), ctx.upstream.chats()]
+  const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => chat('burst/tiny', `n${i}`).then(async (r) => ({ status: r.status, body: await r.json() as { error?: { code?: string; message?: string } } }))))
+  const paid = answers.filter((a) => a.status === 200)
+  const refused = answers.filter((a) => a.status === 402)
+  assert.equal(paid.length, 20, JSON.stringify(answers.filter((a) => a.status !== 200 && a.status !== 402).slice(0, 3)))
+  assert.equal(refused.length, 30)
+  for (const r of refused) {
+    assert.equal(r.body.error?.code, 'budget_total_exceeded')
+    assert.match(r.body.error?.message ?? '', /total budget.*--budget/)
+  }
+  assert.equal(ctx.upstream.chats() - hits0, 20, 'only paid requests reached the seller\'s upstream')
+  const s = await eventually('20 payments in the buyer ledger', async () => { const st = await buyStatus('burst'); return st.payments === 20 && st.pending.atomic === '0' ? st : undefined })
+  assert.equal(s.spent.atomic, '200000')
+  assert.equal(s.remaining.atomic, '0')
+  assert.equal(buyer0 - await balance(ctx.buyer.address), 200000n, 'the chain agrees: 0.2 USDC, never more')
+  assert.equal(s.refused, 30)
+  assert.match(s.lastError ?? '', /total budget/)
+})
+
+test('a seller that raises its price after `buy add` is refused with a clear reason and nothing is paid', async () => {
+  await sellerOffer('pricey', '0.01')
+  ok(await buyAdd([ctx.seller.url, '--offer', 'pricey', '--budget', '1', '--name', 'pricey']), 'buy add pricey')
+  ok(await vend(ctx.seller.home, ['sell', 'update', 'pricey', '--price', '0.02']), 'sell update --price')
+  const [buyer0, hits0] = [await balance(ctx.buyer.address), ctx.upstream.chats()]
+  const res = await chat('pricey/default')
+  const body = await res.json() as { error: { code: string; message: string } }
+  assert.equal(res.status, 402)
+  assert.equal(body.error.code, 'price_increased')
+  assert.match(body.error.message, /now asks 0\.02 USDC per request, more than the 0\.01 USDC recorded/)
+  assert.equal(ctx.upstream.chats(), hits0, 'the seller\'s upstream was not called')
+  assert.equal(await balance(ctx.buyer.address), buyer0, 'nothing was paid')
+  const s = await buyStatus('pricey')
+  assert.equal(s.payments, 0)
+  assert.match(s.lastError ?? '', /now asks 0\.02 USDC/)
+
+  // `buy add` with the live price refuses a --max-price below it, and accepts it otherwise.
+  const low = await buyAdd([ctx.seller.url, '--offer', 'pricey', '--budget', '1', '--max-price', '0.015', '--name', 'pricey'])
+  assert.equal(low.code, 2)
+  assert.match(low.stderr, /asks 0\.02 USDC per request, more than --max-price 0\.015/)
+  ok(await buyAdd([ctx.seller.url, '--offer', 'pricey', '--budget', '1', '--name', 'pricey']), 'buy add at the new price')
+  assert.equal((await chat('pricey/default')).status, 200)
+})
+
+test('discovery by agentId on the dev chain\'s ERC-8004 registry finds the seller\'s endpoint', async () => {
+  const chain = resolveChain('local')
+  const { publicClient, walletClient } = chainClients(chain, ctx.chain.rpcUrl, privateKeyToAccount(AGENT_OWNER_KEY))
+  const { agentId } = await registerAgent({
+    publicClient, walletClient: walletClient!, registry: ctx.chain.identityRegistry, agentURI: `${ctx.seller.url}/.well-known/agent-registration.json`,
+  })
+  const r = JSON.parse(ok(await buyAdd([`${agentId}@local`, '--offer', 'chat', '--budget', '0.05', '--name', 'by-agent', '--json']), 'buy add <agentId>@local').stdout) as { spec: { endpoint: string; payment: { price: string } } }
+  assert.equal(r.spec.endpoint, `${ctx.seller.url}/services/chat`)
+  assert.equal(r.spec.payment.price, '0.01')
+  assert.equal((await chat('by-agent/x', 'via agent')).status, 200)
+
+  const missing = await buyAdd([`${agentId + 1000n}@local`, '--budget', '1'])
+  assert.equal(missing.code, 1)
+  assert.match(missing.stderr, /There is no agent \d+ in the Identity Registry on local/)
+})
