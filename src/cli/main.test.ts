@@ -90,6 +90,34 @@ test('recipient and chain fall back to VEND_PAY_TO and stack.yaml defaults', asy
   } finally { s.done() }
 })
 
+test('sell inference: upstream or model file, per-MTok price, the same registration flags as sell http', async () => {
+  const s = setup()
+  try {
+    const r = await s.run('sell', 'inference', 'llama', '--model', 'llama3.2', '--upstream', 'http://127.0.0.1:11434', '--api', 'ollama',
+      '--per-mtok', '0.5', '-w', ALICE, '--max-tokens', '512', '--register-name', 'Llama', '--register-domains', 'ai', '--no-wait')
+    assert.equal(r.code, 0, r.err)
+    assert.equal(r.out, 'http://127.0.0.1:8402/services/llama\n')
+    assert.deepEqual(s.file('default', 'llama').spec, {
+      type: 'inference', model: { name: 'llama3.2', api: 'ollama', maxTokens: 512 }, upstream: { url: 'http://127.0.0.1:11434' },
+      payment: { network: 'base-sepolia', payTo: ALICE, price: { perMTok: '0.5' } },
+      registration: { enabled: true, name: 'Llama', domains: ['ai'] },
+    })
+    const gguf = writeTemp(s.home, 'tiny.gguf', 'GGUF')
+    const f = await s.run('sell', 'inference', 'tiny', '--model', 'tiny', '--model-file', gguf, '--threads', '1', '--price', '0.001', '-w', ALICE, '--no-register', '--no-wait')
+    assert.equal(f.code, 0, f.err)
+    assert.deepEqual(s.file('default', 'tiny').spec.model, { name: 'tiny', file: gguf, threads: 1 })
+    assert.deepEqual(s.file('default', 'tiny').spec.registration, { enabled: false })
+
+    const both = await s.run('sell', 'inference', 'x', '--model', 'm', '--upstream', 'http://127.0.0.1:1', '--model-file', gguf, '--price', '1', '-w', ALICE)
+    assert.match(both.err, /^vend: --upstream and --model-file cannot be combined\./)
+    const twoPrices = await s.run('sell', 'inference', 'x', '--model', 'm', '--upstream', 'http://127.0.0.1:1', '--price', '1', '--per-mtok', '2', '-w', ALICE)
+    assert.match(twoPrices.err, /^vend: --price and --per-mtok are two price models\./)
+    const conflict = await s.run('sell', 'inference', 'x', '--model', 'm', '--upstream', 'http://127.0.0.1:1', '--per-mtok', '2', '-w', ALICE, '--no-register', '--register-image', 'i')
+    assert.match(conflict.err, /^vend: --no-register cannot be combined with --register-image\./)
+    assert.ok(!existsSync(join(s.home, 'offers', 'default', 'x.yaml')))
+  } finally { s.done() }
+})
+
 const inference = `# hand-written: keep this comment
 apiVersion: vend.dev/v1alpha1
 kind: ServiceOffer

@@ -85,6 +85,8 @@ Examples:
     })
 }
 
+const DEFAULT_GRACE = '1h'
+
 type StopFlags = { namespace?: string; grace?: string; now?: boolean; wait: boolean }
 
 export function addSellStop(sell: Command, ctx: CliContext): void {
@@ -101,12 +103,11 @@ Examples:
   vend sell stop weather --now`)
     .action(async (name: string, flags: StopFlags) => {
       if (flags.now && flags.grace !== undefined) throw new InvalidInputError('--now and --grace cannot be combined.', { hint: 'Use --now for a grace of 0s, or --grace <duration>.' })
-      const grace = flags.now ? '0s' : flags.grace === undefined ? undefined : durationFlag(flags.grace, '--grace')
+      const grace = flags.now ? '0s' : flags.grace === undefined ? DEFAULT_GRACE : durationFlag(flags.grace, '--grace')
       const t = open(ctx.paths(), name, flags.namespace)
       t.doc.setIn(['spec', 'drainAt'], new Date().toISOString())
-      if (grace === undefined) t.doc.deleteIn(['spec', 'drainGracePeriod'])
-      else t.doc.setIn(['spec', 'drainGracePeriod'], grace)
-      ctx.io.err(`Draining ${t.namespace}/${t.name}: ${grace === '0s' ? 'stopping now' : `serving for ${grace ?? '1h'} more`}; delete it afterwards with \`vend sell delete ${t.name} -n ${t.namespace}\`.`)
+      t.doc.setIn(['spec', 'drainGracePeriod'], grace)
+      ctx.io.err(`Draining ${t.namespace}/${t.name}: ${grace === '0s' ? 'stopping now' : `serving for ${grace} more`}; delete it afterwards with \`vend sell delete ${t.name} -n ${t.namespace}\`.`)
       await save(ctx, t, flags.wait, 'vend sell stop')
     })
 }
