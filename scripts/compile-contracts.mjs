@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Builds src/devchain/artifacts.json (abi + creation bytecode) so the dev chain never needs solc at runtime:
-//   - every contracts/*.sol, compiled with solc-js (the solc npm package pins the compiler version),
+//   - every contracts/**/*.sol, compiled with solc-js (the solc npm package pins the compiler version),
 //     OpenZeppelin imports resolved from node_modules;
 //   - Multicall3, whose creation bytecode viem ships in its constants (not exported, so read from its source file).
 // Usage: node scripts/compile-contracts.mjs           write the artifacts
@@ -18,7 +18,7 @@ export const artifactsFile = join(root, 'src/devchain/artifacts.json')
 
 function compileSolidity() {
   const sources = {}
-  for (const f of readdirSync(contractsDir).filter((n) => n.endsWith('.sol')).sort()) {
+  for (const f of readdirSync(contractsDir, { recursive: true }).filter((n) => n.endsWith('.sol')).sort()) {
     sources[f] = { content: readFileSync(join(contractsDir, f), 'utf8') }
   }
   const input = {

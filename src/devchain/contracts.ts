@@ -13,6 +13,7 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { DevChainSetupError, StablecoinPackageMissingError } from './errors.ts'
 import { IDENTITY_REGISTRY_TESTNET } from '../offer/networks.ts'
 import artifacts from './artifacts.json' with { type: 'json' }
+import { permit2Deployments } from './permit2.ts'
 
 const require = createRequire(import.meta.url)
 
@@ -190,7 +191,7 @@ const identityRegistry: DevDeployment = {
  * - the x402 exact/upto Permit2 proxies (0x402085c2…0001, 0x4020A4f3…0002).
  * Add a DevDeployment here; `present` defaults to "code at the address".
  */
-export const extraDeployments: DevDeployment[] = []
+export const extraDeployments: DevDeployment[] = [...permit2Deployments]
 
 /** Everything a dev chain holds, in deployment order. */
 export function devDeployments(usdcAddress: Address): DevDeployment[] {
