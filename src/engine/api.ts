@@ -29,6 +29,8 @@ export type DaemonStatus = {
   listen?: string
   url?: string
   ready?: boolean
+  /** Shutting down: in-flight requests are finishing; the socket goes away when it is done. */
+  stopping?: boolean
   startedAt?: string
   version?: string
   offers?: OfferStatus[]

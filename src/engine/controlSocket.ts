@@ -4,21 +4,43 @@
  * leftover and is removed.
  */
 import { createHash } from 'node:crypto'
-import { existsSync, unlinkSync } from 'node:fs'
+import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs'
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import type { HomePaths } from '../state/home.ts'
 import { ControlSocketError } from './errors.ts'
 
 /** sun_path is 108 bytes on Linux (104 on macOS) including the terminating NUL. */
 const MAX_SOCKET_PATH = 103
 
-/** The control socket of a stack: state/vend.sock, or a short path under the temp dir when that is too long. */
+/**
+ * The control socket of a stack: state/vend.sock, or, when that path is too long for a unix socket, a short one
+ * derived from VEND_HOME in a private per-user directory under the temp dir (like tmux's /tmp/tmux-<uid>/).
+ */
 export function controlSocketPath(paths: HomePaths): string {
   if (Buffer.byteLength(paths.socket) <= MAX_SOCKET_PATH) return paths.socket
   const id = createHash('sha256').update(paths.root).digest('hex').slice(0, 16)
-  return join(tmpdir(), `vend-${id}.sock`)
+  return join(tmpdir(), `vend-${process.getuid?.() ?? 'user'}`, `${id}.sock`)
+}
+
+/** The socket's directory must be a directory of ours (not a symlink), and is made private (0700). */
+function ensurePrivateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  const st = lstatSync(dir)
+  const uid = process.getuid?.()
+  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid)) {
+    throw new ControlSocketError({ path: dir, detail: 'its directory is not a directory owned by this user' })
+  }
+  if ((st.mode & 0o077) !== 0) chmodSync(dir, 0o700)
+}
+
+/** A socket file someone else owns is never talked to, nor removed. */
+function assertOwnSocket(socketPath: string): void {
+  const uid = process.getuid?.()
+  if (uid !== undefined && lstatSync(socketPath).uid !== uid) {
+    throw new ControlSocketError({ path: socketPath, detail: 'the socket belongs to another user' })
+  }
 }
 
 export type ControlReply = { status: number; body: unknown }
@@ -36,6 +58,7 @@ export async function listenControlSocket(socketPath: string, handler: ControlHa
       },
     )
   })
+  ensurePrivateDir(dirname(socketPath))
   const umask = process.umask(0o177)
   try {
     await new Promise<void>((resolve, reject) => {
@@ -84,8 +107,9 @@ export type SocketState = 'absent' | 'running' | 'stale'
  */
 export async function probeControlSocket(socketPath: string, timeoutMs = 3000): Promise<SocketState> {
   if (!existsSync(socketPath)) return 'absent'
+  assertOwnSocket(socketPath)
   try {
-    await controlRequest(socketPath, 'GET', '/status', timeoutMs)
+    await controlRequest(socketPath, 'GET', '/status?offers=false', timeoutMs)
     return 'running'
   } catch (err) {
     const code = ((err as ControlSocketError).cause as NodeJS.ErrnoException | undefined)?.code

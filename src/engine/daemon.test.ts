@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { decodePaymentRequiredHeader } from '@x402/core/http'
 import { openDatabaseReadOnly } from '../state/db.ts'
 import { homePaths } from '../state/home.ts'
@@ -144,6 +144,7 @@ test('a deep VEND_HOME gets a short control socket under the temp dir; the socke
   t.after(() => daemon.stop())
   assert.equal(daemon.socket, socket)
   assert.equal(statSync(socket).mode & 0o777, 0o600)
+  assert.equal(statSync(dirname(socket)).mode & 0o777, 0o700)
   assert.equal((await controlRequest<DaemonStatus>(socket, 'GET', '/status')).body.ready, true)
   assert.match(readFileSync(paths.log, 'utf8'), new RegExp(`"socket":"${socket}"`))
 })

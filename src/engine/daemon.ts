@@ -194,7 +194,8 @@ async function startRunning(
     const daemon: Daemon = {
       socket, listen, url, stopped,
       status: (o) => ({
-        running: true, pid: process.pid, listen, url, ready: core.ready() && gateway!.isReady(), startedAt, version: VERSION,
+        running: true, pid: process.pid, listen, url, ready: core.ready() && gateway!.isReady() && !stopping, startedAt, version: VERSION,
+        ...(stopping ? { stopping: true } : {}),
         ...core.report(o?.offers ?? true),
         facilitators: payments!.facilitators(),
         devChain: devChain ? { rpcUrl: devChain.rpcUrl, chainId: devChain.chainId } : undefined,

@@ -41,8 +41,14 @@ export function embeddedEngine(paths: HomePaths, opts: EmbeddedEngineOptions = {
   return {
     async up(options) {
       const config = saveUpOptions(paths, options)
-      const state = await probeControlSocket(socket)
-      if (state === 'running') return upResult(true, await daemonStatus(false))
+      let state = await probeControlSocket(socket)
+      if (state === 'running') {
+        const s = await daemonStatus(false)
+        if (!s.stopping) return upResult(true, s)
+        // A daemon on its way out: wait until it is gone, then start a new one.
+        await waitGone(socket, s.pid, Date.now() + (opts.stopTimeoutMs ?? 60_000))
+        state = await probeControlSocket(socket)
+      }
       if (state === 'stale') removeStaleSocket(socket)
 
       ensureDir(paths.stateDir, 0o700)
@@ -78,12 +84,7 @@ export function embeddedEngine(paths: HomePaths, opts: EmbeddedEngineOptions = {
         wasRunning = true
         const { pid } = await daemonStatus(false)
         await controlRequest(socket, 'POST', '/shutdown')
-        const timeoutMs = opts.stopTimeoutMs ?? 60_000
-        const deadline = Date.now() + timeoutMs
-        while (existsSync(socket) || (pid !== undefined && pid !== process.pid && isProcessAlive(pid))) {
-          if (Date.now() > deadline) throw new DaemonStopTimeoutError({ pid: pid ?? 0, seconds: Math.round(timeoutMs / 1000) })
-          await sleep(50)
-        }
+        await waitGone(socket, pid, Date.now() + (opts.stopTimeoutMs ?? 60_000))
       }
       if (config.dev?.enabled && !config.dev.join) {
         const { stopDevChain } = await import('../devchain/devChain.ts')
@@ -119,6 +120,15 @@ export function embeddedEngine(paths: HomePaths, opts: EmbeddedEngineOptions = {
         await sleep(50)
       }
     },
+  }
+}
+
+/** Wait until the daemon's socket is gone and its process has exited. */
+async function waitGone(socket: string, pid: number | undefined, deadline: number): Promise<void> {
+  const started = Date.now()
+  while (existsSync(socket) || (pid !== undefined && pid !== process.pid && isProcessAlive(pid))) {
+    if (Date.now() > deadline) throw new DaemonStopTimeoutError({ pid: pid ?? 0, seconds: Math.round((deadline - started) / 1000) })
+    await sleep(50)
   }
 }
 

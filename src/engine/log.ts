@@ -3,7 +3,7 @@
  * {"t":"2026-11-23T05:00:00.000Z","level":"info","msg":"Reconciled offers","offers":3}.
  * Messages are capitalised, past tense, no trailing period. Never pass a secret as a field; URLs are redacted.
  */
-import { closeSync, openSync, writeSync } from 'node:fs'
+import { closeSync, openSync, renameSync, statSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { ensureDir } from '../state/atomicWrite.ts'
 import { BaseError, redactUrl } from '../errors/base.ts'
@@ -18,8 +18,14 @@ export type Logger = {
   close(): void
 }
 
-export function createLogger(file: string): Logger {
+/** At open, a log larger than this is moved to <file>.1 (replacing the previous one). */
+const ROTATE_BYTES = 10 * 1024 * 1024
+
+export function createLogger(file: string, rotateBytes = ROTATE_BYTES): Logger {
   ensureDir(dirname(file))
+  try {
+    if (statSync(file).size > rotateBytes) renameSync(file, `${file}.1`)
+  } catch { /* no log yet */ }
   let fd: number | undefined = openSync(file, 'a', 0o600)
   const log = (level: LogLevel, msg: string, fields: LogFields = {}): void => {
     if (fd === undefined) return
