@@ -9,7 +9,8 @@ import { locateProblem, type OfferProblem } from '../offer/parseOffers.ts'
 import { OfferInvalidError, reservedPathReason, resolveOffer, type ResolvedOffer } from '../offer/resolveOffer.ts'
 import type { ServiceOffer } from '../offer/schema.ts'
 import type { Condition, OfferStatus } from '../reconciler/types.ts'
-import { listOfferFiles, type OfferFileRecord } from '../state/offerStore.ts'
+import { createOfferScanner } from '../state/offerScanner.ts'
+import type { OfferFileRecord } from '../state/offerStore.ts'
 import { baseUrl, readStackConfig } from '../state/stackConfig.ts'
 import type { CliContext } from './context.ts'
 import { engineFor } from './engine.ts'
@@ -39,7 +40,7 @@ export async function loadOffers(ctx: CliContext, filter: OfferFilter = { all: t
   const daemon = await (await engineFor(ctx)).status()
   const base = daemon.url ?? configuredBaseUrl(ctx)
   const byKey = new Map((daemon.running ? daemon.offers ?? [] : []).map((s) => [s.key, s]))
-  const rows = listOfferFiles(paths)
+  const rows = createOfferScanner(paths).scan().records
     .filter((r) => filter.all || r.namespace === (filter.namespace ?? 'default'))
     .filter((r) => filter.name === undefined || r.name === filter.name)
     .map((r) => toRow(r, daemon.running, byKey.get(r.key), base))
