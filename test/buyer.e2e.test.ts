@@ -131,17 +131,25 @@ test('the openai SDK buys through /buy/v1, streaming and not; chain balances mov
   for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? ''
   assert.equal(text.trim(), 'echo(tiny): stream me')
 
-  // The stream's receipt arrives at its end: wait until the buyer's ledger has both payments settled.
-  const status = await eventually('both payments settled in the buyer ledger', async () => {
-    const s = await buyStatus('chat')
-    return s.payments === 2 && s.pending.atomic === '0' ? s : undefined
+  // The generic endpoint: /buy/<purchase>/<path> is the offer's endpoint + /<path>.
+  const generic = await fetch(`${ctx.buyer.url}/buy/chat/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'raw', messages: [{ role: 'user', content: 'plain http' }] }),
   })
-  assert.equal(status.spent.atomic, '20000', 'two requests at 0.01 USDC')
-  assert.equal(status.remaining.decimal, '0.98')
+  assert.equal(generic.status, 200)
+  assert.equal((await generic.json() as { choices: { message: { content: string } }[] }).choices[0]?.message.content, 'echo(raw): plain http')
+  assert.ok(generic.headers.get('payment-response'), 'the seller\'s receipt is passed on')
+
+  // The stream's receipt arrives at its end: wait until the buyer's ledger has all payments settled.
+  const status = await eventually('three payments settled in the buyer ledger', async () => {
+    const s = await buyStatus('chat')
+    return s.payments === 3 && s.pending.atomic === '0' ? s : undefined
+  })
+  assert.equal(status.spent.atomic, '30000', 'three requests at 0.01 USDC')
+  assert.equal(status.remaining.decimal, '0.97')
   const [buyer1, payTo1, earned1] = await Promise.all([balance(ctx.buyer.address), balance(SELLER_PAY_TO), earned('chat')])
-  assert.equal(buyer0 - buyer1, 20000n, 'the buyer\'s balance fell by what its ledger says it spent')
-  assert.equal(payTo1 - payTo0, 20000n, 'the seller\'s payTo received it')
-  assert.equal(earned1 - earned0, 20000n, 'and the seller\'s ledger says it earned it')
+  assert.equal(buyer0 - buyer1, 30000n, 'the buyer\'s balance fell by what its ledger says it spent')
+  assert.equal(payTo1 - payTo0, 30000n, 'the seller\'s payTo received it')
+  assert.equal(earned1 - earned0, 30000n, 'and the seller\'s ledger says it earned it')
 })
 
 test('50 concurrent requests against a budget that allows 20: exactly 20 paid, 30 refused locally', async () => {
@@ -199,6 +207,13 @@ test('discovery by agentId on the dev chain\'s ERC-8004 registry finds the selle
   assert.equal(r.spec.endpoint, `${ctx.seller.url}/services/chat`)
   assert.equal(r.spec.payment.price, '0.01')
   assert.equal((await chat('by-agent/x', 'via agent')).status, 200)
+
+  const list = JSON.parse(ok(await vend(ctx.buyer.home, ['buy', 'list', '--json']), 'buy list').stdout) as { name: string }[]
+  assert.ok(list.some((p) => p.name === 'by-agent'))
+  ok(await vend(ctx.buyer.home, ['buy', 'remove', 'by-agent']), 'buy remove')
+  const gone = await chat('by-agent/x')
+  assert.equal(gone.status, 404)
+  assert.match((await gone.json() as { error: { message: string } }).error.message, /no purchase named "by-agent"/)
 
   const missing = await buyAdd([`${agentId + 1000n}@local`, '--budget', '1'])
   assert.equal(missing.code, 1)
