@@ -61,6 +61,7 @@ export function serviceOfferOpenApiSchema(): Schema {
         type: 'object',
         properties: {
           observedGeneration: { type: 'integer' },
+          specHash: { type: 'string', description: 'Hash of the spec the conditions were computed for (as for offer files).' },
           price: { type: 'string', description: 'The resolved price, for display.' },
           path: { type: 'string' },
           conditions: {
