@@ -13,7 +13,9 @@ import { ExactEvmScheme as ClientExact } from '@x402/evm/exact/client'
 import { ExactEvmScheme as FacilitatorExact } from '@x402/evm/exact/facilitator'
 import { UptoEvmScheme as ClientUpto } from '@x402/evm/upto/client'
 import { UptoEvmScheme as FacilitatorUpto } from '@x402/evm/upto/facilitator'
-import { BaseError as ViemBaseError, ContractFunctionRevertedError, domainSeparator, publicActions, type Address, type Hex } from 'viem'
+import { BaseError as ViemBaseError, ContractFunctionRevertedError, domainSeparator, parseSignature, publicActions, serializeCompactSignature,
+  signatureToCompactSignature, type Address, type Hex,
+} from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { homePaths } from '../state/home.ts'
 import { isAlive } from './anvil.ts'
@@ -168,4 +170,41 @@ test('exact with Permit2 on the Base Sepolia-shaped dev chain: the official SDK 
   const replay = await facilitator.verify(payment, req)
   assert.deepEqual([replay.isValid, replay.invalidReason], [false, 'permit2_simulation_failed'])
   assert.equal(await usdcBalance(info, PAY_TO), ACTUAL)
+})
+
+test('Permit2 on its own: a compact (EIP-2098) signature transfers once; an expired or over-limit permit is refused', async (t) => {
+  const info = await devChain(t, 31337)
+  const c = chainClients(info.rpcUrl, info.chainId)
+  const spender = c.wallet(info.settler.privateKey) // the spender is whoever calls Permit2
+  await approvePermit2(c.wallet(info.buyer.privateKey), info.usdc.address)
+  const now = BigInt(Math.floor(Date.now() / 1000))
+  const sign = async (nonce: bigint, deadline: bigint) => {
+    const permit = { permitted: { token: info.usdc.address, amount: MAX }, nonce, deadline }
+    const signature = await privateKeyToAccount(info.buyer.privateKey).signTypedData({
+      domain: { name: 'Permit2', chainId: info.chainId, verifyingContract: PERMIT2_ADDRESS },
+      types: {
+        PermitTransferFrom: [
+          { name: 'permitted', type: 'TokenPermissions' }, { name: 'spender', type: 'address' },
+          { name: 'nonce', type: 'uint256' }, { name: 'deadline', type: 'uint256' },
+        ],
+        TokenPermissions: [{ name: 'token', type: 'address' }, { name: 'amount', type: 'uint256' }],
+      },
+      primaryType: 'PermitTransferFrom',
+      message: { ...permit, spender: spender.account.address },
+    })
+    return { permit, compact: serializeCompactSignature(signatureToCompactSignature(parseSignature(signature))) }
+  }
+  const transfer = (s: Awaited<ReturnType<typeof sign>>, amount: bigint) => () => c.pub.simulateContract({
+    account: spender.account, address: PERMIT2_ADDRESS, abi: permit2Abi, functionName: 'permitTransferFrom',
+    args: [s.permit, { to: PAY_TO, requestedAmount: amount }, info.buyer.address, s.compact],
+  })
+
+  const good = await sign(7n, now + 600n)
+  assert.equal(good.compact.length, 2 + 128)
+  assert.equal(await outcome(transfer(good, MAX + 1n)), 'InvalidAmount')
+  assert.equal(await outcome(transfer(await sign(8n, now - 3600n), ACTUAL)), 'SignatureExpired')
+  const { request } = await transfer(good, ACTUAL)()
+  assert.equal((await c.pub.waitForTransactionReceipt({ hash: await spender.writeContract(request) })).status, 'success')
+  assert.equal(await usdcBalance(info, PAY_TO), ACTUAL)
+  assert.equal(await outcome(transfer(good, 1n)), 'InvalidNonce')
 })
