@@ -67,7 +67,10 @@ function offerStatusOf(item: ServiceOfferResource): OfferStatus {
   }
 }
 
-export function kubernetesEngine(paths: HomePaths, opts: KubernetesEngineOptions = {}): Engine & { up(o: StackUpOptions): Promise<KubernetesStackUpResult> } {
+/** An Engine whose up() also reports what it applied and pruned. */
+export type KubernetesEngine = Omit<Engine, 'up'> & { up(o: StackUpOptions): Promise<KubernetesStackUpResult> }
+
+export function kubernetesEngine(paths: HomePaths, opts: KubernetesEngineOptions = {}): KubernetesEngine {
   const helm = opts.helm ?? runHelm
   let kc: KubeConfig | undefined = opts.kubeConfig
   const config = () => readStackConfig(paths)
