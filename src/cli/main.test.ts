@@ -75,13 +75,16 @@ test('sell http: every flag lands in the offer', async () => {
   } finally { s.done() }
 })
 
-test('recipient and chain fall back to VEND_PAY_TO and stack.yaml defaults', async () => {
+test('recipient and chain fall back to VEND_PAY_TO, stack.yaml defaults and the dev chain', async () => {
   const s = setup({ VEND_PAY_TO: BOB })
   try {
     writeFileSync(join(s.home, 'stack.yaml'), `defaults:\n  chain: base\n  payTo: "${ALICE}"\n`)
     assert.equal((await s.run('sell', 'http', 'a', '--upstream', 'http://127.0.0.1:9', '--price', '1', '--no-wait')).code, 0)
     assert.equal(s.file('default', 'a').spec.payment.payTo, BOB)
     assert.equal(s.file('default', 'a').spec.payment.network, 'base')
+    writeFileSync(join(s.home, 'stack.yaml'), 'dev:\n  enabled: true\n  chainId: 31337\n')
+    assert.equal((await s.run('sell', 'http', 'd', '--upstream', 'http://127.0.0.1:9', '--price', '1', '--no-wait')).code, 0)
+    assert.equal(s.file('default', 'd').spec.payment.network, 'local', 'a dev stack defaults to its dev chain')
     const token = await s.run('sell', 'http', 'b', '--upstream', 'http://127.0.0.1:9', '--price', '1', '--token', 'DAI', '--no-wait')
     assert.equal(token.code, 2)
     assert.match(token.err, /^vend: Unknown --token "DAI".*--token 0x<address> --token-decimals/)

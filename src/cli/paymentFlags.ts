@@ -4,7 +4,7 @@
  */
 import { Option, type Command } from 'commander'
 import { InvalidInputError } from '../errors/base.ts'
-import { CHAIN_NAMES, isAddress, resolveChain, type ChainInfo } from '../offer/networks.ts'
+import { CHAIN_NAMES, CHAINS, isAddress, resolveChain, type ChainInfo } from '../offer/networks.ts'
 import { toAtomic } from '../offer/price.ts'
 import type { StackConfig } from '../state/stackConfig.ts'
 import { intFlag } from './flagValues.ts'
@@ -33,7 +33,7 @@ export function addPayToFlags(cmd: Command): Command {
 }
 
 export function addChainFlag(cmd: Command): Command {
-  return cmd.addOption(new Option('--chain <chain>', `chain to be paid on: ${CHAIN_NAMES.join(', ')} or a CAIP-2 id (default: stack.yaml defaults.chain, else ${DEFAULT_CHAIN})`))
+  return cmd.addOption(new Option('--chain <chain>', `chain to be paid on: ${CHAIN_NAMES.join(', ')} or a CAIP-2 id (default: stack.yaml defaults.chain, else the dev chain of a --dev stack, else ${DEFAULT_CHAIN})`))
 }
 
 export function addTokenFlags(cmd: Command): Command {
@@ -79,11 +79,15 @@ export function resolvePayTo(flags: PaymentFlags, env: NodeJS.ProcessEnv, config
   })
 }
 
-/** --chain, else stack.yaml defaults.chain, else base-sepolia (a mainnet is always an explicit choice). */
+/**
+ * --chain, else stack.yaml defaults.chain, else the dev chain of a `stack up --dev` stack, else base-sepolia.
+ * A mainnet is always an explicit choice.
+ */
 export function resolveNetwork(flags: PaymentFlags, config: StackConfig | undefined): ChainInfo {
   if (flags.chain !== undefined) return resolveChain(flags.chain, '--chain')
   if (config?.defaults.chain) return resolveChain(config.defaults.chain, 'defaults.chain in stack.yaml')
-  return resolveChain(DEFAULT_CHAIN)
+  const dev = config?.dev?.enabled ? CHAINS.find((c) => c.testnet && c.chainId === config.dev?.chainId) : undefined
+  return dev ?? resolveChain(DEFAULT_CHAIN)
 }
 
 export type AssetInput = { address: `0x${string}`; decimals?: number; eip712Name?: string; eip712Version?: string }
