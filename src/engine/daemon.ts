@@ -15,6 +15,7 @@ import { createGateway, type Gateway } from '../gateway/createGateway.ts'
 import type { DevChainInfo } from '../devchain/devChain.ts'
 import { createPayments, type Payments } from '../payments/createPayments.ts'
 import { findChain } from '../offer/networks.ts'
+import type { ResolvedOffer } from '../offer/resolveOffer.ts'
 import { reconcile } from '../reconciler/reconcile.ts'
 import type { CatalogEntry, DesiredOffer, OfferStatus, RouteEntry } from '../reconciler/types.ts'
 import { ensureDir } from '../state/atomicWrite.ts'
@@ -211,7 +212,8 @@ async function startRunning(
     import('./identity.ts').then(({ createDaemonIdentity }) => {
       if (stopping) return
       identity = createDaemonIdentity({ paths, db, config, devChain, logger, baseUrl: () => url, onChange: core.trigger })
-      core.trigger()
+      // Its observations start empty, as they were: no pass needed until it reports (onChange).
+      identity.setOffers(core.resolved().values())
     }).catch((err: unknown) => logger.error('Failed to start ERC-8004 registration', { error: err }))
     logger.info('Started daemon', { pid: process.pid, listen, url, socket, version: VERSION, dev: devChain?.rpcUrl })
     return daemon
@@ -255,6 +257,7 @@ function createCore({ paths, db, logger, gateway, payments, identity, setCatalog
   const desiredOf = new WeakMap<OfferFileRecord, DesiredOffer>()
   let records: OfferFileRecord[] = []
   let statuses = new Map<string, OfferStatus>()
+  let resolved = new Map<string, ResolvedOffer>()
   let routesFingerprint: string | undefined
   let catalogKeys = ''
   let scanVersion = 0
@@ -306,7 +309,7 @@ function createCore({ paths, db, logger, gateway, payments, identity, setCatalog
       const chain = findChain(o.spec.payment.network)
       facilitators.set(k, chain ? JSON.stringify(payments.facilitatorFor(chain.caip2, o)) : '')
     }
-    return `${scanVersion}|${observers.version()}|${identity()?.version() ?? -1}|${drains ? now : ''}|${[...facilitators.values()].join(',')}`
+    return `${scanVersion}|${observers.version()}|${identity()?.version() ?? 0}|${drains ? now : ''}|${[...facilitators.values()].join(',')}`
   }
 
   function reconcilePass(): void {
@@ -335,6 +338,7 @@ function createCore({ paths, db, logger, gateway, payments, identity, setCatalog
     })
     const changed = store.save(result.statuses, new Date(now).toISOString())
     statuses = result.statuses
+    resolved = result.resolved
     observers.syncModels(result.resolved.values())
     identity()?.setOffers(result.resolved.values())
 
@@ -365,6 +369,7 @@ function createCore({ paths, db, logger, gateway, payments, identity, setCatalog
     pass: (o: PassOptions) => runner.run(o),
     trigger,
     offer: (key: string) => statuses.get(key),
+    resolved: () => resolved,
     async start() {
       // First pass: health Unknown for every offer (routes answer 503 until their probe succeeds), no per-offer waits.
       await runner.run({ awaitProbes: false })
