@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { secp256k1 } from '@noble/curves/secp256k1'
+import { keccak256, toHex, type Hex } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { createSignatureChecker } from './signatures.ts'
+
+const buyer = privateKeyToAccount('0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d')
+const other = privateKeyToAccount('0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a')
+const digest = (i: number) => keccak256(toHex(`authorization ${i}`))
+const flipV = (sig: Hex): Hex => `${sig.slice(0, 130)}${sig.endsWith('1b') ? '1c' : '1b'}` as Hex
+const highS = (sig: Hex): Hex => {
+  const s = secp256k1.CURVE.n - BigInt(`0x${sig.slice(66, 130)}`)
+  return `${sig.slice(0, 66)}${s.toString(16).padStart(64, '0')}${sig.endsWith('1b') ? '1c' : '1b'}` as Hex
+}
+
+test('signatures are accepted exactly as ecrecover would, for a new payer and for a known one', async () => {
+  const check = createSignatureChecker()
+  for (const round of ['new payer (recovered)', 'known payer (cached key)']) {
+    const i = round.startsWith('new') ? 1 : 2
+    const sig = await buyer.sign({ hash: digest(i) })
+    assert.equal(check.signedBy(digest(i), sig, buyer.address), true, round)
+    assert.equal(check.signedBy(digest(i + 10), sig, buyer.address), false, `${round}: other digest`)
+    assert.equal(check.signedBy(digest(i), flipV(sig), buyer.address), false, `${round}: wrong v`)
+    assert.equal(check.signedBy(digest(i), highS(sig), buyer.address), false, `${round}: high s`)
+    assert.equal(check.signedBy(digest(i), await other.sign({ hash: digest(i) }), buyer.address), false, `${round}: other signer`)
+    assert.equal(check.signedBy(digest(i), `${sig.slice(0, 130)}` as Hex, buyer.address), false, `${round}: 64 bytes`)
+  }
+})
