@@ -130,7 +130,7 @@ test('only the Lease holder writes; when it stops, the other replica takes over'
   assert.equal(other.writes(), 0)
   await ctl.stop()
   await until('pod-b leads', () => other.isLeader())
-  assert.equal(api.objects('leases', NS)[0]!.spec.holderIdentity, 'pod-b')
+  assert.equal((api.objects('leases', NS)[0]!.spec as { holderIdentity: string }).holderIdentity, 'pod-b')
   api.put(GROUP, VERSION, PLURAL, NS, offer('late'))
   await until('status of late', () => cr('late')?.status?.conditions)
   assert.ok(other.writes() >= 1)
