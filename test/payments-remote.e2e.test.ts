@@ -1,5 +1,6 @@
 /**
- * A remote facilitator over HTTP (a separate server, configured in stack.yaml `facilitators`): while it is down,
+ * A remote facilitator over HTTP (a separate server, configured in stack.yaml `facilitators` with an auth header
+ * from the environment): while it is down,
  * paid routes answer 503 with Retry-After and the upstream is never called; once it is back, payments work again
  * without restarting anything.
  */
@@ -24,7 +25,8 @@ before(async () => {
   server = await serveFacilitator(inner)
   stack = await startPaidStack({
     chain, localChain: false,
-    config: { facilitators: [{ network: 'local', url: server.url }] },
+    config: { facilitators: [{ network: 'local', url: server.url, headers: { Authorization: { env: 'FACILITATOR_TOKEN', prefix: 'Bearer ' } } }] },
+    env: { FACILITATOR_TOKEN: 'sekret-token' },
     offers: [paidOffer(chain, { name: 'weather', upstreamUrl: upstream.url })],
   })
 })
@@ -43,6 +45,7 @@ test('facilitator down: 503 with Retry-After and no upstream call; back up: paid
   assert.equal(ok.status, 200)
   assert.equal(decodePaymentResponseHeader(ok.headers.get('payment-response')!).success, true)
   assert.ok(server.calls.includes('/verify') && server.calls.includes('/settle'))
+  assert.deepEqual([...new Set(server.authorizations)], ['Bearer sekret-token'], 'every call carries the auth header from the environment')
   const offer = routeEntry(paidOffer(chain, { name: 'weather', upstreamUrl: upstream.url })).resolved.offer
   assert.equal(stack.payments.facilitatorFor(chain.caip2, offer).reachable, true)
 

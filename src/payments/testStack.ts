@@ -61,12 +61,14 @@ export async function startPaidStack(opts: {
   localChain?: boolean
   /** Keep the ledger in this directory (and leave it there on stop) instead of a fresh temp dir. */
   dir?: string
+  /** Environment for secrets (facilitator auth headers). */
+  env?: NodeJS.ProcessEnv
 }): Promise<PaidStack> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'vend-pay-'))
   const db = openDatabase(join(dir, 'vend.db'))
   const { chain } = opts
   const payments = createPayments({
-    db, config: StackConfig.parse(opts.config ?? {}), log: quietLog, queueIntervalMs: 100,
+    db, config: StackConfig.parse(opts.config ?? {}), log: quietLog, queueIntervalMs: 100, ...(opts.env ? { env: opts.env } : {}),
     devChain: opts.localChain === false ? undefined : { rpcUrl: chain.rpcUrl, chainId: chain.chainId, caip2: chain.caip2, settler: chain.settler },
   })
   await payments.start()
@@ -142,11 +144,13 @@ export async function until<T>(fn: () => Promise<T | undefined | false>, everyMs
 }
 
 /** A facilitator served over HTTP (POST /verify, POST /settle, GET /supported), like x402.org's, on `port` (0: any). */
-export async function serveFacilitator(fac: Facilitator, port = 0): Promise<TestServer & { calls: string[] }> {
+export async function serveFacilitator(fac: Facilitator, port = 0): Promise<TestServer & { calls: string[]; authorizations: (string | undefined)[] }> {
   const calls: string[] = []
+  const authorizations: (string | undefined)[] = []
   const srv = await startServerOn(port, async (req, res) => {
     const path = (req.url ?? '/').replace(/\/+$/, '')
     calls.push(path)
+    authorizations.push(req.headers.authorization)
     const reply = (status: number, body: unknown) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)) }
     try {
       if (req.method === 'GET' && path === '/supported') {
@@ -163,7 +167,7 @@ export async function serveFacilitator(fac: Facilitator, port = 0): Promise<Test
       reply(500, { error: (err as Error).message })
     }
   })
-  return { ...srv, calls }
+  return { ...srv, calls, authorizations }
 }
 
 async function startServerOn(port: number, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<TestServer> {
