@@ -36,6 +36,19 @@ function setup(env: NodeJS.ProcessEnv = {}): { home: string; run: (...args: stri
   return { home, run, file, done: () => rmSync(home, { recursive: true, force: true }) }
 }
 
+test('usage errors: one line with a suggestion, exit 2; help goes to stdout', async () => {
+  const s = setup()
+  try {
+    assert.deepEqual(await s.run('sell', 'http', 'x', '--pric', '1'), { code: 2, out: '', err: "vend: unknown option '--pric'. Did you mean --price?\n" })
+    assert.deepEqual(await s.run('sel'), { code: 2, out: '', err: "vend: unknown command 'sel'. Did you mean sell?\n" })
+    assert.deepEqual(await s.run('sell', 'status'), { code: 2, out: '', err: "vend: missing required argument 'name'. Run `vend sell status --help` for usage.\n" })
+    const help = await s.run('sell', 'http', '--help')
+    assert.equal(help.code, 0)
+    assert.match(help.out, /^Usage: vend sell http \[options\] <name>/)
+    assert.match(help.out, /Examples:\n {2}vend sell http weather/)
+  } finally { s.done() }
+})
+
 test('sell http writes only what was given (plus registration.enabled)', async () => {
   const s = setup()
   try {

@@ -71,12 +71,13 @@ function inheritSettings(cmd: Command): void {
 }
 
 export async function main(argv: string[], ctx: CliContext = defaultContext()): Promise<number> {
-  const program = buildProgram(ctx, await modulesFor(argv))
-  if (argv.length === 0) {
-    ctx.io.out(program.helpInformation())
-    return 0
-  }
+  let program: Command | undefined
   try {
+    program = buildProgram(ctx, await modulesFor(argv))
+    if (argv.length === 0) {
+      ctx.io.out(program.helpInformation())
+      return 0
+    }
     await program.parseAsync(argv, { from: 'user' })
     return 0
   } catch (err) {
@@ -84,10 +85,10 @@ export async function main(argv: string[], ctx: CliContext = defaultContext()): 
   }
 }
 
-function report(err: unknown, ctx: CliContext, program: Command, argv: string[]): number {
+function report(err: unknown, ctx: CliContext, program: Command | undefined, argv: string[]): number {
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0
-    ctx.io.err(`vend: ${commanderLine(err, commandPath(program, argv))}`)
+    ctx.io.err(`vend: ${commanderLine(err, program ? commandPath(program, argv) : 'vend')}`)
     return 2
   }
   if (err instanceof BaseError) {
