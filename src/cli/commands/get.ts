@@ -19,7 +19,8 @@ export function register(program: Command, ctx: CliContext): void {
     .addHelpText('after', `
 Examples:
   vend get offers -A
-  vend get offers -o yaml > backup.yaml      (re-apply later with \`vend apply -f backup.yaml\`)`)
+  vend get offers -A -o yaml
+  vend get offers -o json | jq ".items[].status.conditions"`)
     .action(async (flags: GetFlags) => {
       if (flags.output !== undefined && flags.output !== 'yaml' && flags.output !== 'json') {
         throw new InvalidInputError(`Invalid --output "${flags.output}": expected yaml or json.`)
