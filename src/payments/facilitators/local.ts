@@ -8,7 +8,7 @@ import type { Network, PaymentPayload, PaymentRequirements, SettleResponse, Veri
 import { authorizationTypes, eip3009ABI } from '@x402/evm'
 import { ExactEvmScheme } from '@x402/evm/exact/facilitator'
 import { ExactEvmSchemeV1 } from '@x402/evm/exact/v1/facilitator'
-import { EVM_NETWORK_CHAIN_ID_MAP } from '@x402/evm/v1'
+import { v1NetworkName } from '../../gateway/challenge.ts'
 import { encodeFunctionData, getAddress, hashTypedData, parseSignature, type Hex } from 'viem'
 import type { FacilitatorObservation } from '../../reconciler/types.ts'
 import { authorizationSettled, createAuthorizationBatcher } from '../chain/authorizationBatcher.ts'
@@ -31,11 +31,6 @@ const AUTH_STATE_ABI = [{
   inputs: [{ name: 'authorizer', type: 'address' }, { name: 'nonce', type: 'bytes32' }], outputs: [{ name: '', type: 'bool' }],
 }] as const
 
-/** The x402 v1 network name of a chain id (e.g. 84532 -> base-sepolia), if it has one. */
-export function v1NetworkName(chainId: number): string | undefined {
-  return Object.entries(EVM_NETWORK_CHAIN_ID_MAP).find(([, id]) => id === chainId)?.[0]
-}
-
 /** The RPC could not be reached (possibly wrapped by the SDK), as opposed to a chain answer. */
 function isTransportFailure(err: unknown): boolean {
   for (let e = err; e instanceof Error; e = e.cause) if (e instanceof RpcUnavailableError || /JSON-RPC endpoint .* unreachable/.test(e.message)) return true
@@ -51,7 +46,9 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
   const batcher = createAuthorizationBatcher(signer)
   const signatures = createSignatureChecker()
   const core = new x402Facilitator().register(caip2, new ExactEvmScheme(signer))
-  const v1 = v1NetworkName(opts.chainId)
+  // the v1 network name (84532 -> base-sepolia); chains without one (the 31337 dev chain) take v2 payments only
+  const v1Name = v1NetworkName(opts.chainId, caip2)
+  const v1 = v1Name === caip2 ? undefined : v1Name
   if (v1) core.registerV1(v1 as Network, new ExactEvmSchemeV1(signer))
   let reachable: boolean | undefined
   let detail: string | undefined
