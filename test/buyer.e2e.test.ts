@@ -38,6 +38,7 @@ async function startOpenAiUpstream(): Promise<Ctx['upstream']> {
   const state = { chats: 0 }
   const srv = await serve((req, res) => {
     if (req.url === '/health') { res.writeHead(200).end('ok'); return }
+    if (req.url === '/v1/models') { res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data: [{ id: 'tiny', object: 'model' }] })); return }
     if (req.method !== 'POST' || !req.url?.endsWith('/v1/chat/completions')) { res.writeHead(404).end(); return }
     let raw = ''
     req.on('data', (c: Buffer) => { raw += c.toString() })
@@ -106,6 +107,7 @@ before(async () => {
   ok(await vend(buyer.home, ['stack', 'up', '--dev-join', ctx.chain.rpcUrl, '--listen', `127.0.0.1:${bp}`], { env: { VEND_WALLET_PASSWORD: PASSWORD } }), 'buyer stack up --dev-join')
   await fundUsdc(ctx.chain, wallet.address, '10')
   await sellerOffer('chat', '0.01')
+  ok(await vend(seller.home, ['sell', 'inference', 'llm', '--model', 'tiny', '--upstream', upstream.url, '--price', '0.01', '--pay-to', SELLER_PAY_TO, '--chain', 'local']), 'sell inference llm')
 })
 
 after(async () => {
@@ -116,17 +118,18 @@ after(async () => {
   ctx.seller.cleanup()
 })
 
-test('the openai SDK buys through /buy/v1, streaming and not; chain balances move by exactly what both ledgers say', async () => {
-  ok(await buyAdd([ctx.seller.url, '--offer', 'chat', '--model', 'tiny', '--budget', '1', '--per-day', '0.5', '--max-price', '0.05', '--name', 'chat']), 'buy add')
+test('the openai SDK buys inference through /buy/v1, streaming and not; chain balances move by exactly what both ledgers say', async () => {
+  ok(await buyAdd([ctx.seller.url, '--offer', 'llm', '--budget', '1', '--per-day', '0.5', '--max-price', '0.05']), 'buy add llm')
+  ok(await buyAdd([ctx.seller.url, '--offer', 'chat', '--budget', '1', '--name', 'chat']), 'buy add chat')
   const models = await (await fetch(`${ctx.buyer.url}/buy/v1/models`)).json() as { data: { id: string }[] }
-  assert.ok(models.data.some((m) => m.id === 'chat/tiny'), JSON.stringify(models))
+  assert.ok(models.data.some((m) => m.id === 'llm/tiny'), JSON.stringify(models))
 
-  const [buyer0, payTo0, earned0] = await Promise.all([balance(ctx.buyer.address), balance(SELLER_PAY_TO), earned('chat')])
+  const [buyer0, payTo0, earned0] = await Promise.all([balance(ctx.buyer.address), balance(SELLER_PAY_TO), earned('llm').then(async (e) => e + await earned('chat'))])
   const client = new OpenAI({ baseURL: `${ctx.buyer.url}/buy/v1`, apiKey: 'unused-locally', maxRetries: 0 })
-  const done = await client.chat.completions.create({ model: 'chat/tiny', messages: [{ role: 'user', content: 'hello there' }] })
-  assert.equal(done.choices[0]?.message.content, 'echo(tiny): hello there', 'the upstream got the purchase\'s model name')
+  const done = await client.chat.completions.create({ model: 'llm/tiny', messages: [{ role: 'user', content: 'hello there' }] })
+  assert.equal(done.choices[0]?.message.content, 'echo(tiny): hello there', 'the upstream got the offer\'s model name')
 
-  const stream = await client.chat.completions.create({ model: 'chat/tiny', messages: [{ role: 'user', content: 'stream me' }], stream: true })
+  const stream = await client.chat.completions.create({ model: 'llm/tiny', messages: [{ role: 'user', content: 'stream me' }], stream: true })
   let text = ''
   for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? ''
   assert.equal(text.trim(), 'echo(tiny): stream me')
@@ -140,16 +143,19 @@ test('the openai SDK buys through /buy/v1, streaming and not; chain balances mov
   assert.ok(generic.headers.get('payment-response'), 'the seller\'s receipt is passed on')
 
   // The stream's receipt arrives at its end: wait until the buyer's ledger has all payments settled.
-  const status = await eventually('three payments settled in the buyer ledger', async () => {
-    const s = await buyStatus('chat')
-    return s.payments === 3 && s.pending.atomic === '0' ? s : undefined
+  const llm = await eventually('both inference payments settled in the buyer ledger', async () => {
+    const s = await buyStatus('llm')
+    return s.payments === 2 && s.pending.atomic === '0' ? s : undefined
   })
-  assert.equal(status.spent.atomic, '30000', 'three requests at 0.01 USDC')
-  assert.equal(status.remaining.decimal, '0.97')
-  const [buyer1, payTo1, earned1] = await Promise.all([balance(ctx.buyer.address), balance(SELLER_PAY_TO), earned('chat')])
-  assert.equal(buyer0 - buyer1, 30000n, 'the buyer\'s balance fell by what its ledger says it spent')
-  assert.equal(payTo1 - payTo0, 30000n, 'the seller\'s payTo received it')
-  assert.equal(earned1 - earned0, 30000n, 'and the seller\'s ledger says it earned it')
+  assert.equal(llm.spent.atomic, '20000', 'two requests at 0.01 USDC')
+  assert.equal(llm.remaining.decimal, '0.98')
+  const http = await eventually('the HTTP payment settled', async () => { const s = await buyStatus('chat'); return s.pending.atomic === '0' ? s : undefined })
+  const spent = BigInt(llm.spent.atomic) + BigInt(http.spent.atomic)
+  assert.equal(spent, 30000n, 'three requests at 0.01 USDC')
+  const [buyer1, payTo1, earned1] = await Promise.all([balance(ctx.buyer.address), balance(SELLER_PAY_TO), earned('llm').then(async (e) => e + await earned('chat'))])
+  assert.equal(buyer0 - buyer1, spent, 'the buyer\'s balance fell by what its ledger says it spent')
+  assert.equal(payTo1 - payTo0, spent, 'the seller\'s payTo received it')
+  assert.equal(earned1 - earned0, spent, 'and the seller\'s ledger says it earned it')
 })
 
 test('50 concurrent requests against a budget that allows 20: exactly 20 paid, 30 refused locally', async () => {

@@ -108,11 +108,13 @@ export async function probeLivePrice(s: CatalogService, f: typeof fetch = fetch)
   const route = s.routes.find((r) => r.gate === 'paid' && !r.path.endsWith('/*')) ?? s.routes.find((r) => r.gate === 'paid')
   if (!route) throw new DiscoveryError(`Offer ${s.namespace}/${s.name} has no paid route.`, { hint: 'Nothing to buy: call it directly.' })
   const post = route.method !== 'GET' && route.method !== 'HEAD'
+  // A request the seller could serve, so a seller that validates before asking for payment still answers 402.
+  const body = route.path.endsWith('/chat/completions') ? JSON.stringify({ model: s.model ?? 'default', messages: [{ role: 'user', content: 'ping' }] }) : '{}'
   let res: Response
   try {
     res = await f(route.url, {
       method: route.method, signal: AbortSignal.timeout(10_000),
-      headers: { accept: 'application/json', ...(post ? { 'content-type': 'application/json' } : {}) }, ...(post ? { body: '{}' } : {}),
+      headers: { accept: 'application/json', ...(post ? { 'content-type': 'application/json' } : {}) }, ...(post ? { body } : {}),
     })
   } catch (err) {
     throw new DiscoveryError(`Could not reach the offer at ${redactUrl(route.url)}: ${(err as Error).message}.`, { hint: 'Check that the seller is up.', cause: err })
