@@ -12,11 +12,10 @@ import type { PaidContext, PaymentGate, UpstreamResponse } from '../gateway/crea
 import { UpstreamError } from '../gateway/createGateway.ts'
 import type { FacilitatorRegistry } from './facilitators/registry.ts'
 import { FacilitatorUnavailableError, type Facilitator } from './facilitators/types.ts'
-import type { Ledger, PaymentRecord } from './ledger/types.ts'
+import type { Ledger } from './ledger/types.ts'
 import { fromFacilitator, refusal, unavailable, type Refusal } from './reasons.ts'
-import { settleRow, type PaymentsLog, type SettlementQueue, type SettleOutcome } from './settlement.ts'
-import { receiptHeader, type MatchedPayment } from './wire.ts'
-import { matchPayment } from './wire.ts'
+import { settleRow, type PaymentsLog, type SettlementQueue, type SettleOutcome, type SettleRow } from './settlement.ts'
+import { matchPayment, receiptHeader, type MatchedPayment } from './wire.ts'
 
 export type PaymentGateOptions = {
   ledger: Ledger
@@ -70,9 +69,16 @@ export function createPaymentGate(opts: PaymentGateOptions): PaymentGate {
   const maxBuffered = opts.maxBufferedBytes ?? 16 * 1024 * 1024
   const capFor = opts.optimisticCap ?? ((decimals: number) => 10n ** BigInt(decimals))
 
-  async function settleNow(fac: Facilitator, row: PaymentRecord): Promise<SettleOutcome> {
+  /** Settle in the caller (the queue keeps away meanwhile). */
+  async function settleNow(fac: Facilitator, row: SettleRow): Promise<SettleOutcome> {
     await ledger.markSettling(row.id, Date.now() + SETTLE_LEASE_MS)
     return queue.exclusive(row.id, () => settleRow(ledger, fac, row, log))
+  }
+
+  /** Owed now, settled by the queue (optimistic). */
+  async function owe(id: number): Promise<void> {
+    await ledger.markSettling(id, Date.now())
+    queue.submit(id)
   }
 
   const receiptFor = (p: MatchedPayment, res: SettleResponse) => receiptHeader(p.version, { ...res, network: (p.version === 1 ? p.requirements.network : res.network) })
@@ -110,12 +116,7 @@ export function createPaymentGate(opts: PaymentGateOptions): PaymentGate {
       const lock = await ledger.recordVerified(record)
       if (!lock.ok) { refuse(ctx, refusal('invalid_exact_evm_nonce_already_used', 'This payment authorization has already been used; sign a new one.')); return }
       const id = lock.id
-      const row = (): PaymentRecord => ({
-        ...record, id, direction: 'earned', chargedAmount: undefined, promptTokens: undefined, completionTokens: undefined, status: 'settling',
-        txHash: undefined, error: undefined, attempts: 0, nextAttemptAt: undefined, createdAt: '', updatedAt: '', settledAt: undefined,
-        route: record.route, resource: record.resource,
-      })
-      const owe = async () => { await ledger.markSettling(id, Date.now()); queue.submit(id) }
+      const row: SettleRow = { ...record, id, txHash: undefined, attempts: 0 }
 
       let up: UpstreamResponse
       try {
@@ -133,7 +134,7 @@ export function createPaymentGate(opts: PaymentGateOptions): PaymentGate {
 
       const sse = String(up.headers['content-type'] ?? '').includes('text/event-stream')
       if (sse || Number(up.headers['content-length'] ?? 0) > maxBuffered) {
-        await streamed(ctx, up, p, fac, id, optimistic, sse)
+        await streamed(ctx, up, p, fac, row, optimistic, sse)
         return
       }
       let read
@@ -145,18 +146,18 @@ export function createPaymentGate(opts: PaymentGateOptions): PaymentGate {
         return
       }
       if (!read.complete) {
-        await streamed(ctx, { ...up, body: read.rest }, p, fac, id, optimistic, false)
+        await streamed(ctx, { ...up, body: read.rest }, p, fac, row, optimistic, false)
         return
       }
       const body = read.data
       if (ctx.res.destroyed) { await ledger.markNotCharged(id, 'client_gone'); return }
       const replay = { ...up, body: Readable.from([body]) }
       if (optimistic) {
-        await owe()
+        await owe(id)
         await ctx.sendUpstream(replay, { 'access-control-expose-headers': EXPOSE })
         return
       }
-      const out = await settleNow(fac, row())
+      const out = await settleNow(fac, row)
       if (out.kind === 'settled') {
         const [name, value] = receiptFor(p, out.response)
         await ctx.sendUpstream(replay, { [name]: value, 'access-control-expose-headers': EXPOSE })
@@ -170,19 +171,18 @@ export function createPaymentGate(opts: PaymentGateOptions): PaymentGate {
     },
   }
 
-  async function streamed(ctx: PaidContext, up: UpstreamResponse, p: MatchedPayment, fac: Facilitator, id: number, optimistic: boolean, sse: boolean): Promise<void> {
+  /** Stream at once; settle when the body has completed; the receipt goes in a trailer (and an SSE comment). */
+  async function streamed(ctx: PaidContext, up: UpstreamResponse, p: MatchedPayment, fac: Facilitator, row: SettleRow, optimistic: boolean, sse: boolean): Promise<void> {
     const name = p.version === 2 ? 'PAYMENT-RESPONSE' : 'X-PAYMENT-RESPONSE'
     let owed = false
     const result = await ctx.sendUpstream(up, { trailer: name, 'access-control-expose-headers': EXPOSE }, async () => {
       if (ctx.res.destroyed) throw new Error('client gone')
       owed = true
       if (optimistic) {
-        await ledger.markSettling(id, Date.now())
-        queue.submit(id)
+        await owe(row.id)
         return {}
       }
-      const rec = await ledger.get(id)
-      const out = await settleNow(fac, rec!)
+      const out = await settleNow(fac, row)
       if (out.kind !== 'settled') {
         if (sse) ctx.res.write(`: x402 settlement ${out.kind === 'retry' ? 'pending' : `failed ${out.kind === 'failed' ? out.reason : 'expired'}`}\n\n`)
         return {}
@@ -191,6 +191,6 @@ export function createPaymentGate(opts: PaymentGateOptions): PaymentGate {
       if (sse) ctx.res.write(`: x402 ${name.toLowerCase()} ${value}\n\n`)
       return { [name]: value }
     })
-    if (!owed) await ledger.markNotCharged(id, result === 'client-gone' ? 'client_gone' : 'upstream_stream_error')
+    if (!owed) await ledger.markNotCharged(row.id, result === 'client-gone' ? 'client_gone' : 'upstream_stream_error')
   }
 }

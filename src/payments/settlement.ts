@@ -21,7 +21,8 @@ export type SettleOutcome =
   | { kind: 'retry'; reason: string }
   | { kind: 'expired' }
 
-type Row = Pick<PaymentRecord, 'id' | 'payload' | 'requirements' | 'validBefore' | 'amount' | 'network' | 'asset' | 'payer' | 'nonce' | 'txHash' | 'attempts' | 'offer'>
+/** What settling a ledger row needs. */
+export type SettleRow = Pick<PaymentRecord, 'id' | 'payload' | 'requirements' | 'validBefore' | 'amount' | 'network' | 'asset' | 'payer' | 'nonce' | 'txHash' | 'attempts' | 'offer'>
 
 const EXPIRED = 'invalid_exact_evm_payload_authorization_valid_before'
 
@@ -30,7 +31,7 @@ export function backoffMs(attempts: number): number {
   return Math.min(60_000, 1000 * 2 ** Math.min(attempts, 6))
 }
 
-export async function settleRow(ledger: Ledger, fac: Facilitator, row: Row, log: PaymentsLog): Promise<SettleOutcome> {
+export async function settleRow(ledger: Ledger, fac: Facilitator, row: SettleRow, log: PaymentsLog): Promise<SettleOutcome> {
   const payload = JSON.parse(row.payload) as PaymentPayload
   const requirements = JSON.parse(row.requirements) as PaymentRequirements
   const retry = async (reason: string): Promise<SettleOutcome> => {
@@ -68,7 +69,7 @@ export async function settleRow(ledger: Ledger, fac: Facilitator, row: Row, log:
  * Settle an owed row found in the ledger (retry or recovery). With chain access, an earlier attempt is looked up
  * first: a mined transaction completes the row, a pending one is waited for, and a used authorisation is never sent again.
  */
-export async function recoverRow(ledger: Ledger, fac: Facilitator, row: Row, log: PaymentsLog): Promise<SettleOutcome> {
+export async function recoverRow(ledger: Ledger, fac: Facilitator, row: SettleRow, log: PaymentsLog): Promise<SettleOutcome> {
   const chain = fac.chain
   if (chain) {
     try {
