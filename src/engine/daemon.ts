@@ -170,7 +170,22 @@ async function startRunning(
     if (!url) url = baseUrl({ ...config, listen })
     writeDaemonRecord(paths, { pid: process.pid, socket, listen, url, startedAt })
 
-    const core = createCore({ paths, db, logger, gateway, payments, identity: () => identity, setCatalog: (c) => { catalog = c }, opts })
+    // ERC-8004 loads only once an offer registers, a moment after the pass that found it: its chain and keystore
+    // libraries take a second or more to import (blocking), and until it reports those offers are Registered=False.
+    let identityLoading = false
+    const loadIdentity = (): void => {
+      if (identityLoading) return
+      identityLoading = true
+      setTimeout(() => {
+        import('./identity.ts').then(({ createDaemonIdentity }) => {
+          if (stopping) return
+          identity = createDaemonIdentity({ paths, db, config, devChain, logger, baseUrl: () => url, onChange: core.trigger })
+          // Its observations start empty, as they were: no pass needed until it reports (onChange).
+          identity.setOffers(core.resolved().values())
+        }).catch((err: unknown) => logger.error('Failed to start ERC-8004 registration', { error: err }))
+      }, IDENTITY_DELAY_MS).unref()
+    }
+    const core = createCore({ paths, db, logger, gateway, payments, identity: () => identity, loadIdentity, setCatalog: (c) => { catalog = c }, opts })
     let resolveStopped!: () => void
     const stopped = new Promise<void>((r) => { resolveStopped = r })
     let stopping: Promise<void> | undefined
@@ -207,14 +222,6 @@ async function startRunning(
     }
 
     await core.start()
-    // ERC-8004 loads after the first pass: its chain and keystore libraries take seconds to import, and until it
-    // reports, registering offers are simply Registered=False (Pending).
-    import('./identity.ts').then(({ createDaemonIdentity }) => {
-      if (stopping) return
-      identity = createDaemonIdentity({ paths, db, config, devChain, logger, baseUrl: () => url, onChange: core.trigger })
-      // Its observations start empty, as they were: no pass needed until it reports (onChange).
-      identity.setOffers(core.resolved().values())
-    }).catch((err: unknown) => logger.error('Failed to start ERC-8004 registration', { error: err }))
     logger.info('Started daemon', { pid: process.pid, listen, url, socket, version: VERSION, dev: devChain?.rpcUrl })
     return daemon
   } catch (err) {
@@ -242,16 +249,19 @@ type CoreDeps = {
   gateway: Gateway
   payments: Payments
   identity: () => DaemonIdentity | undefined
+  /** Called after a pass that resolved an offer with registration enabled, until the identity exists. */
+  loadIdentity: () => void
   setCatalog: (c: CatalogEntry[]) => void
   opts: DaemonOptions
 }
 
 const INITIAL_PROBE_WAIT_MS = 300
+const IDENTITY_DELAY_MS = 500
 const NO_REGISTRATIONS = new Map<string, never>()
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref())
 
 /** The reconcile loop proper: desired state from the files, observations, one pass at a time. */
-function createCore({ paths, db, logger, gateway, payments, identity, setCatalog, opts }: CoreDeps) {
+function createCore({ paths, db, logger, gateway, payments, identity, loadIdentity, setCatalog, opts }: CoreDeps) {
   const scanner = createOfferScanner(paths)
   const store: StatusStore = createStatusStore(db)
   const desiredOf = new WeakMap<OfferFileRecord, DesiredOffer>()
@@ -307,7 +317,9 @@ function createCore({ paths, db, logger, gateway, payments, identity, setCatalog
       const k = `${o.spec.payment.network}|${o.spec.payment.facilitator ?? ''}`
       if (facilitators.has(k)) continue
       const chain = findChain(o.spec.payment.network)
-      facilitators.set(k, chain ? JSON.stringify(payments.facilitatorFor(chain.caip2, o)) : '')
+      // What reconcile() reads of a facilitator; reachability is shown by `stack status` and does not unpublish.
+      const f = chain && payments.facilitatorFor(chain.caip2, o)
+      facilitators.set(k, f ? `${f.configured}/${f.supportsNetwork}/${f.url}` : '')
     }
     return `${scanVersion}|${observers.version()}|${identity()?.version() ?? 0}|${drains ? now : ''}|${[...facilitators.values()].join(',')}`
   }
@@ -340,7 +352,9 @@ function createCore({ paths, db, logger, gateway, payments, identity, setCatalog
     statuses = result.statuses
     resolved = result.resolved
     observers.syncModels(result.resolved.values())
-    identity()?.setOffers(result.resolved.values())
+    const id = identity()
+    if (id) id.setOffers(result.resolved.values())
+    else if ([...result.resolved.values()].some((r) => r.offer.spec.registration.enabled)) loadIdentity()
 
     const generation = new Map(desired.map((d) => [d.key, d.generation]))
     const routes = observers.routes(result.routes)
