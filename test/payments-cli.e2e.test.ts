@@ -68,6 +68,7 @@ test('vend pay pays, prints the body and receipt, never the key; earnings and ex
   assert.match(plain.err, /Paid 0\.01 .* on eip155:31337, transaction 0x[0-9a-f]{64}/)
 
   await assert.rejects(vend(['pay', url, '--max-amount', '0.001'], { VEND_PAY_KEY: chain.buyer.privateKey }), /above --max-amount 0\.001/)
+  await assert.rejects(vend(['pay', url], { VEND_PAY_KEY: chain.other.privateKey }), /refused \(HTTP 402\): invalid_exact_evm_insufficient_balance/)
   assert.equal(buyer0 - await chain.balanceOf(chain.buyer.address), 20_000n)
 
   const sums = JSON.parse((await vend(['sell', 'earnings', 'weather', '--json'])).out) as { offer: string; status: string; count: number; amount: string }[]

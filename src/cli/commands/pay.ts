@@ -3,14 +3,15 @@
  * and the receipt (transaction, amount, network) on stderr, or both as JSON with --json. The key comes from
  * --key, VEND_PAY_KEY, --keystore (a keystore v3 file) or --dev (the dev chain's funded buyer); it is never printed.
  */
+import { decodePaymentRequiredHeader } from '@x402/core/http'
 import type { Command } from 'commander'
 import { privateKeyToAccount } from 'viem/accounts'
 import { readDevChain } from '../../devchain/devChain.ts'
-import { InvalidInputError } from '../../errors/base.ts'
+import { BaseError, InvalidInputError } from '../../errors/base.ts'
 import { readPassphrase } from '../../identity/passphrase.ts'
 import { loadWallet, parsePrivateKey } from '../../identity/wallet.ts'
 import { formatAtomic, isDecimalString } from '../../offer/price.ts'
-import { payRequest, type PayResult } from '../../payments/buyer.ts'
+import { PaymentRefusedError, payRequest, type PayResult } from '../../payments/buyer.ts'
 import type { CliContext } from '../context.ts'
 import { json } from '../format.ts'
 
@@ -56,7 +57,8 @@ Examples:
         ...(flags.request ? { method: flags.request.toUpperCase() } : {}), ...(flags.data === undefined ? {} : { body: flags.data }),
       })
       print(ctx, result, flags.json === true)
-      if (result.status >= 400) process.exitCode = 1
+      if (result.status === 402) throw new PaymentRefusedError(`The payment was refused (HTTP 402)${refusalReason(result)}.`, { hint: 'Check the buyer\'s balance and --max-amount, then try again.' })
+      if (result.status >= 400) throw new BaseError(`The server answered HTTP ${result.status}.`)
     })
 }
 
@@ -79,6 +81,21 @@ function devBuyerKey(ctx: CliContext): string {
   return info.buyer.privateKey
 }
 
+/** ": reason - message" from a refusal's JSON body or PAYMENT-REQUIRED header, when the server gave one. */
+function refusalReason(r: PayResult): string {
+  let reason: string | undefined
+  let message: string | undefined
+  try {
+    const body = JSON.parse(r.body) as { reason?: unknown; error?: unknown; message?: unknown }
+    reason = typeof body.reason === 'string' ? body.reason : typeof body.error === 'string' ? body.error : undefined
+    message = typeof body.message === 'string' ? body.message : undefined
+  } catch { /* not JSON */ }
+  if (!reason && r.headers['payment-required']) {
+    try { reason = decodePaymentRequiredHeader(r.headers['payment-required']).error } catch { /* malformed */ }
+  }
+  return reason ? `: ${reason}${message ? ` (${message})` : ''}` : ''
+}
+
 function print(ctx: CliContext, r: PayResult, asJson: boolean): void {
   if (asJson) {
     let body: unknown = r.body
@@ -90,6 +107,5 @@ function print(ctx: CliContext, r: PayResult, asJson: boolean): void {
   const rc = r.receipt
   if (rc?.success) ctx.io.err(`✓ Paid ${formatAtomic(BigInt(rc.amount), rc.decimals)} (${rc.amount} atomic units of ${rc.asset}) on ${rc.network}, transaction ${rc.transaction}`)
   else if (rc) ctx.io.err(`! Payment not settled on ${rc.network}${rc.transaction ? `, transaction ${rc.transaction}` : ''}`)
-  else if (r.status === 402) ctx.io.err('! The server still asks for payment (402): the payment was refused.')
-  else ctx.io.err(`HTTP ${r.status}, no payment receipt`)
+  else if (r.status < 400) ctx.io.err(`HTTP ${r.status}, no payment receipt`)
 }
