@@ -1,7 +1,8 @@
 /**
  * Free-route proxy benchmark: direct upstream vs a bare undici Pool.stream proxy vs the gateway's free route,
- * each server in its own process, loaded one after the other by autocannon from this process (2 rounds,
- * interleaved, best round kept per target). Loopback on a shared machine: compare ratios, not absolute numbers.
+ * each server in its own process, loaded one after the other by autocannon from this process (3 interleaved
+ * rounds, median per target). Loopback on a shared machine: compare ratios, not absolute numbers; CPU time per
+ * request of the server process is the steadiest of the figures when other work competes for the cores.
  * Run: node --import tsx bench/freeRoute.ts [durationSec] [connections]
  */
 import { fork, type ChildProcess } from 'node:child_process'
@@ -40,6 +41,17 @@ async function load(url: string, child: ChildProcess, durationSec: number, conne
   }
 }
 
+const ROUNDS = 3
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+
+function medianRow(target: string, rows: BenchRow[]): BenchRow {
+  return {
+    target, reqPerSec: median(rows.map((r) => r.reqPerSec)), p50: median(rows.map((r) => r.p50)),
+    p99: median(rows.map((r) => r.p99)), cpuUsPerReq: median(rows.map((r) => r.cpuUsPerReq)),
+  }
+}
+
 export async function freeRouteScenario({ durationSec, connections }: { durationSec: number; connections: number }): Promise<BenchResult> {
   const children: ChildProcess[] = []
   try {
@@ -52,17 +64,20 @@ export async function freeRouteScenario({ durationSec, connections }: { duration
       { target: 'bare undici Pool.stream proxy', url: `${undici.url}/`, child: undici.child },
       { target: 'vend gateway free route', url: `${gateway.url}/services/bench/`, child: gateway.child },
     ]
-    for (const t of targets) await load(t.url, t.child, 1, connections) // warm-up: JIT, keep-alive pools
-    const best = new Map<string, BenchRow>()
-    for (let round = 0; round < 2; round++) {
-      for (const t of targets) {
+    for (const t of targets) await load(t.url, t.child, 2, connections) // warm-up: JIT, keep-alive pools
+    const runs = new Map<string, BenchRow[]>(targets.map((t) => [t.target, []]))
+    for (let round = 0; round < ROUNDS; round++) {
+      // Rotate the order so no target always runs right after the same neighbour.
+      for (const t of [...targets.slice(round % targets.length), ...targets.slice(0, round % targets.length)]) {
         const r = await load(t.url, t.child, durationSec, connections)
         if (r.errors) throw new Error(`${t.target}: ${r.errors} errors/timeouts/non-2xx responses`)
-        const prev = best.get(t.target)
-        if (!prev || r.reqPerSec > prev.reqPerSec) best.set(t.target, { target: t.target, reqPerSec: r.reqPerSec, p50: r.p50, p99: r.p99, cpuUsPerReq: r.cpuUsPerReq })
+        runs.get(t.target)!.push({ target: t.target, reqPerSec: r.reqPerSec, p50: r.p50, p99: r.p99, cpuUsPerReq: r.cpuUsPerReq })
       }
     }
-    return { name: `free route proxy (${connections} connections, ${durationSec} s x 2 rounds, best round)`, rows: targets.map((t) => best.get(t.target)!) }
+    return {
+      name: `free route proxy (${connections} connections, ${ROUNDS} interleaved rounds of ${durationSec} s, medians)`,
+      rows: targets.map((t) => medianRow(t.target, runs.get(t.target)!)),
+    }
   } finally {
     for (const c of children) c.kill('SIGTERM')
   }

@@ -20,7 +20,7 @@ import { createMetrics, type Metrics, type Outcome } from './metrics.ts'
 import { compileRouteTable, findOffer, matchRoute, type CompiledOffer, type CompiledRoute, type RouteTable } from './routeTable.ts'
 import {
   createPools, forward, openUpstream, sendUpstream, sendUpstreamError, upstreamHeaders,
-  type ForwardContext, type OpenUpstreamOptions, type SendResult, type Trailers, type UpstreamError, type UpstreamResponse,
+  UpstreamExchange, type OpenUpstreamOptions, type SendResult, type Trailers, type UpstreamError, type UpstreamResponse,
 } from './upstream.ts'
 
 export type { CompiledOffer, CompiledRoute } from './routeTable.ts'
@@ -148,21 +148,17 @@ function outcomeOf(res: ServerResponse, route: CompiledRoute | undefined): Outco
 type Shared = { inFlight: number; onDrained: (() => void) | undefined; metrics: Metrics }
 
 /**
- * State of one offer request, created once per request: the forward context, the abort signal for undici
- * (see ForwardContext) and what the close handler needs (limiter to release, outcome to count).
+ * State of one offer request, created once per request: the upstream exchange (dispatch handler and abort
+ * signal, see UpstreamExchange) plus what the close handler needs (limiter to release, outcome to count).
  */
-class Exchange extends EventEmitter implements ForwardContext {
-  aborted = false
-  sentAt = 0
+class Exchange extends UpstreamExchange {
   route: CompiledRoute | undefined = undefined
   limiter: Limiter | undefined = undefined
   outcome: Outcome | undefined = undefined
-  readonly offerKey: string
-  constructor(readonly shared: Shared, readonly res: ServerResponse, readonly offer: CompiledOffer) {
-    super()
-    this.offerKey = offer.key
+  constructor(readonly shared: Shared, res: ServerResponse, readonly offer: CompiledOffer) {
+    super(res, offer.key)
   }
-  onHeaders(seconds: number): void { this.shared.metrics.observeUpstream(this.offer.metrics, seconds) }
+  onUpstreamLatency(seconds: number): void { this.shared.metrics.observeUpstream(this.offer.metrics, seconds) }
 }
 
 const kExchange = Symbol('vend.exchange')
@@ -174,7 +170,7 @@ function onExchangeClose(this: TrackedResponse): void {
   const shared = ex.shared
   shared.inFlight--
   if (ex.limiter) release(ex.limiter)
-  if (!this.writableFinished && !ex.aborted) { ex.aborted = true; ex.emit('abort') }
+  if (!this.writableFinished) ex.abortUpstream()
   shared.metrics.count(ex.offer.metrics, ex.outcome ?? outcomeOf(this, ex.route))
   if (shared.inFlight === 0 && shared.onDrained) shared.onDrained()
 }

@@ -267,3 +267,43 @@ test('request bodies stream to the upstream: the first part arrives before the c
     await up.close()
   }
 })
+
+test('large responses reach a slow client intact (upstream paused and resumed under backpressure)', async () => {
+  const chunk = Buffer.alloc(64 * 1024)
+  for (let i = 0; i < chunk.length; i++) chunk[i] = i % 251
+  const count = 256 // 16 MiB
+  const up = await startServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream' })
+    let sent = 0
+    const pump = () => {
+      while (sent < count) {
+        sent++
+        if (!res.write(chunk)) { res.once('drain', pump); return }
+      }
+      res.end()
+    }
+    pump()
+  })
+  const g = await startGateway({}, [routeEntry({ name: 'w', upstream: up.url, routes: FREE })])
+  try {
+    const { total, intact } = await new Promise<{ total: number; intact: boolean }>((resolve, reject) => {
+      http.get(`${g.url}/services/w/big`, { agent: false }, (res) => {
+        let total = 0
+        let intact = true
+        res.pause()
+        setTimeout(() => res.resume(), 300) // let the buffers fill up first
+        res.on('data', (c: Buffer) => {
+          for (let i = 0; i < c.length; i += 4099) if (c[i] !== (total + i) % chunk.length % 251) intact = false
+          total += c.length
+        })
+        res.on('end', () => resolve({ total, intact }))
+        res.on('error', reject)
+      }).on('error', reject)
+    })
+    assert.equal(total, chunk.length * count)
+    assert.equal(intact, true)
+  } finally {
+    await g.stop()
+    await up.close()
+  }
+})

@@ -3,10 +3,10 @@
  * header rewriting, the streaming free-route forward (Pool.stream straight into the client response) and the
  * open/send pair the payment gate uses.
  */
-import type { EventEmitter } from 'node:events'
+import { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Transform, type Readable, type TransformCallback } from 'node:stream'
-import { Pool, type Dispatcher } from 'undici'
+import { Pool, errors, type Dispatcher } from 'undici'
 import { BaseError } from '../errors/base.ts'
 import { HOP_BY_HOP, PAYMENT_HEADERS, connectionTokens, responseHeaders, sendJson } from './http.ts'
 
@@ -147,21 +147,6 @@ export function hasBody(req: IncomingMessage): boolean {
   return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined
 }
 
-/**
- * Per-request state of a forward. It is also the abort signal handed to undici: an EventEmitter with `aborted`
- * that emits 'abort' (undici accepts that), allocated with the request state instead of an AbortController,
- * which costs microseconds per request.
- */
-export interface ForwardContext extends EventEmitter {
-  readonly res: ServerResponse
-  readonly offerKey: string
-  aborted: boolean
-  /** performance.now() when the request was sent upstream. */
-  sentAt: number
-  /** Called with the upstream latency once headers arrive. */
-  onHeaders(seconds: number): void
-}
-
 const uncork = (res: ServerResponse) => res.uncork()
 
 /** True for event streams: their headers go out at once and nothing is held back. */
@@ -170,35 +155,73 @@ export function isEventStream(headers: Record<string, string | string[] | undefi
   return typeof type === 'string' && type.startsWith('text/event-stream')
 }
 
-function writeForwardHead(data: Dispatcher.StreamFactoryData<ForwardContext>) {
-  const ctx = data.opaque
-  ctx.onHeaders((performance.now() - ctx.sentAt) / 1000)
-  const res = ctx.res
-  res.writeHead(data.statusCode, responseHeaders(data.headers))
-  if (isEventStream(data.headers)) {
-    res.flushHeaders()
-  } else {
-    // Headers, the body chunks and the end that arrive in the same upstream read leave in one write.
-    res.cork()
-    process.nextTick(uncork, res)
+/**
+ * One request to an upstream, as an undici dispatch handler that writes the answer straight into the client
+ * response (free routes: no stream wrappers, no listeners beyond backpressure). It is also the abort signal for
+ * openUpstream (paid routes): an EventEmitter with `aborted` that emits 'abort', which undici accepts and which is
+ * much cheaper per request than an AbortController.
+ */
+export abstract class UpstreamExchange extends EventEmitter implements Dispatcher.DispatchHandler {
+  aborted = false
+  /** performance.now() when the request was sent upstream. */
+  sentAt = 0
+  private controller: Dispatcher.DispatchController | undefined = undefined
+  constructor(readonly res: ServerResponse, readonly offerKey: string) { super() }
+
+  /** Called with the upstream latency once the response headers arrive. */
+  abstract onUpstreamLatency(seconds: number): void
+
+  /** The client went away: abort the upstream request (forward or openUpstream), now or as soon as it starts. */
+  abortUpstream(): void {
+    if (this.aborted) return
+    this.aborted = true
+    this.controller?.abort(new errors.RequestAbortedError())
+    this.emit('abort')
   }
-  return res
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller
+    if (this.aborted) controller.abort(new errors.RequestAbortedError())
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    if (statusCode < 200 || this.aborted) return // informational (103 Early Hints): wait for the final answer
+    this.onUpstreamLatency((performance.now() - this.sentAt) / 1000)
+    const res = this.res
+    res.writeHead(statusCode, responseHeaders(headers))
+    if (isEventStream(headers)) {
+      res.flushHeaders()
+    } else {
+      // Headers, the body chunks and the end that arrive in the same upstream read leave in one write.
+      res.cork()
+      process.nextTick(uncork, res)
+    }
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.aborted || this.res.write(chunk)) return
+    // The client reads slower than the upstream sends: stop reading the upstream until the client drained.
+    controller.pause()
+    this.res.once('drain', () => controller.resume())
+  }
+
+  onResponseEnd(): void {
+    if (!this.aborted) this.res.end()
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.aborted || this.res.destroyed) return
+    sendUpstreamError(this.res, classifyUpstreamError(err, this.offerKey))
+  }
 }
 
-function forwardDone(err: Error | null, data: Dispatcher.StreamData<ForwardContext>) {
-  if (!err) return
-  const ctx = data.opaque
-  if (ctx.res.destroyed) return
-  sendUpstreamError(ctx.res, classifyUpstreamError(err, ctx.offerKey))
-}
-
-/** Stream the request to the upstream and the answer straight back (free routes). Errors become 502/504 JSON. */
-export function forward(req: IncomingMessage, target: UpstreamTarget, path: string, headers: string[], ctx: ForwardContext): void {
-  ctx.sentAt = performance.now()
-  target.pool.stream({
-    path, method: req.method as Dispatcher.HttpMethod, headers, body: hasBody(req) ? req : null, signal: ctx, opaque: ctx,
+/** Send the request to the upstream and stream the answer straight back (free routes). Errors become 502/504 JSON. */
+export function forward(req: IncomingMessage, target: UpstreamTarget, path: string, headers: string[], ex: UpstreamExchange): void {
+  ex.sentAt = performance.now()
+  target.pool.dispatch({
+    path, method: req.method as Dispatcher.HttpMethod, headers, body: hasBody(req) ? req : null,
     headersTimeout: target.timeoutMs, bodyTimeout: target.timeoutMs,
-  }, writeForwardHead, forwardDone)
+  }, ex)
 }
 
 function withoutBodyHeaders(headers: string[]): string[] {
