@@ -5,7 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:http'
+import { createServer, request as httpRequest } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -87,5 +87,23 @@ test('a locked stack wallet: 503 saying how to unlock it, counted as the purchas
     assert.equal(s.spent.atomic, '0')
     assert.equal(s.requests, 1)
     assert.match(s.lastError ?? '', /wallet unavailable/)
+  })
+})
+
+test('web pages cannot spend: requests with an Origin header or a non-loopback Host are refused before anything else', async () => {
+  await withBuyer(async (base, paths) => {
+    writePurchase(paths, purchase('chat', 'tiny'))
+    const body = JSON.stringify({ model: 'chat/tiny', messages: [] })
+    const fromPage = await fetch(`${base}/buy/v1/chat/completions`, { method: 'POST', headers: { origin: 'https://evil.example', 'content-type': 'text/plain' }, body })
+    assert.equal(fromPage.status, 403)
+    assert.match((await fromPage.json() as { error: { message: string } }).error.message, /Origin header/)
+    const port = new URL(base).port
+    const rebound = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path: '/buy/chat/x', headers: { host: `evil.example:${port}` } }, (res) => { res.resume(); resolve(res.statusCode ?? 0) })
+      req.on('error', reject).end()
+    })
+    assert.equal(rebound, 403)
+    const s = await readPurchaseStatus(paths, purchase('chat', 'tiny'))
+    assert.equal(s.requests, 0, 'refused before the purchase was looked at')
   })
 })

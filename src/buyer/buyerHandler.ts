@@ -50,6 +50,18 @@ export function isLoopback(address: string | undefined): boolean {
   return a === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a)
 }
 
+/**
+ * Why a loopback request may still not spend (undefined: it may). Web pages the user visits run on this machine
+ * too: a browser request carries Origin (cross-site POSTs need no preflight), and DNS rebinding shows up as a
+ * Host that is not a loopback name. Programs (SDKs, curl) send neither.
+ */
+export function browserRefusal(headers: IncomingMessage['headers']): string | undefined {
+  if (headers.origin !== undefined) return 'Requests from web pages (with an Origin header) may not spend from this stack.'
+  const host = (headers.host ?? '').replace(/:\d+$/, '').replace(/^\[|\]$/g, '').toLowerCase()
+  if (host !== 'localhost' && !isLoopback(host)) return `The Host "${headers.host ?? ''}" is not a loopback name.`
+  return undefined
+}
+
 class HttpProblem extends Error {
   constructor(readonly status: number, readonly code: string, message: string, readonly hint: string) { super(message) }
 }
@@ -74,6 +86,11 @@ export function createBuyerHandler(opts: BuyerHandlerOptions): BuyerHandler {
     const openai = path.startsWith('/buy/v1/')
     if (!isLoopback(req.socket.remoteAddress)) {
       problem(res, openai, { status: 403, code: 'forbidden', message: 'The buyer endpoints answer only clients on this machine (loopback).', hint: 'Call them from the host the stack runs on.' })
+      return true
+    }
+    const browser = browserRefusal(req.headers)
+    if (browser) {
+      problem(res, openai, { status: 403, code: 'forbidden', message: browser, hint: 'Call the buyer endpoints from a program on this machine, at http://127.0.0.1:<port>/buy/...' })
       return true
     }
     try {

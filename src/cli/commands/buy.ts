@@ -39,6 +39,9 @@ or http://127.0.0.1:8402/buy/<purchase>/<path> for HTTP offers.`)
     .option('--name <name>', 'purchase name (default: the offer\'s name)')
     .option('--rpc-url <url>', 'RPC endpoint used to resolve <agentId>@<chain>')
     .option('--json', 'print the purchase as JSON')
+    .addHelpText('after', `
+Adding under an existing name replaces that purchase (this is how a budget is raised); what it already spent
+still counts against the new budget. Amounts are in the seller's token (USDC), e.g. --budget 5 --max-price 0.01.`)
     .action(async (seller: string, flags: AddFlags) => {
       const paths = ctx.paths()
       const dev = readDevChain(paths)
