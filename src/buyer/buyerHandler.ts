@@ -12,7 +12,7 @@ import type { LocalAccount } from 'viem'
 import type { Ledger } from '../payments/ledger/types.ts'
 import type { Db } from '../state/db.ts'
 import type { HomePaths } from '../state/home.ts'
-import { createBudgetBook, type BudgetBook } from './budget.ts'
+import { createBudgetBook } from './budget.ts'
 import { callPurchase, type LocalRefusal, type PurchaseCall } from './payPurchase.ts'
 import { modelId, type Purchase } from './purchaseSchema.ts'
 import { createPurchaseStatsStore, type PurchaseStatsStore } from './purchaseStats.ts'
@@ -35,7 +35,6 @@ export type BuyerHandlerOptions = {
 export type BuyerHandler = {
   /** Handles /buy/*; false for every other path. */
   handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean>
-  book: BudgetBook
 }
 
 const OPENAI_PATHS = new Set(['/buy/v1/chat/completions', '/buy/v1/completions', '/buy/v1/embeddings'])
@@ -196,7 +195,7 @@ export function createBuyerHandler(opts: BuyerHandlerOptions): BuyerHandler {
     return Buffer.concat(chunks)
   }
 
-  return { handle, book }
+  return { handle }
 }
 
 function requestHeaders(req: IncomingMessage): Record<string, string> {

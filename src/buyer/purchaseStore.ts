@@ -29,7 +29,7 @@ export function writePurchase(paths: HomePaths, purchase: Purchase): string {
 }
 
 /** Parse one purchase file's text; a problem is one line naming the field. */
-export function parsePurchase(text: string, name: string): { purchase: Purchase } | { problem: string } {
+function parsePurchase(text: string, name: string): { purchase: Purchase } | { problem: string } {
   const doc = parseDocument(text, { uniqueKeys: true })
   if (doc.errors.length) return { problem: `invalid YAML: ${doc.errors[0]!.message.split('\n')[0]}` }
   const res = Purchase.safeParse(doc.toJS())
