@@ -255,7 +255,7 @@ type CoreDeps = {
   opts: DaemonOptions
 }
 
-const INITIAL_PROBE_WAIT_MS = 300
+const INITIAL_PROBE_WAIT_MS = 1000
 const IDENTITY_DELAY_MS = 500
 const NO_REGISTRATIONS = new Map<string, never>()
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref())
