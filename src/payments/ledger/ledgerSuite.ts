@@ -60,4 +60,14 @@ export function ledgerSuite(name: string, open: () => Promise<{ ledger: Ledger; 
     assert.equal((await l.get(a.id))?.status, 'not_charged')
     assert.equal((await l.get(b.id))?.status, 'settling')
   }))
+
+  test(`${name}: the buyer side (spent) is kept apart from what the stack earns and settles`, withLedger(async (l) => {
+    const earned = await l.recordVerified(samplePayment())
+    const spent = await l.recordVerified(samplePayment({ direction: 'spent' }))
+    assert.ok(earned.ok && spent.ok, 'the same authorisation may appear once per direction')
+    assert.equal(await l.releaseAbandoned('daemon restarted'), 1)
+    assert.equal((await l.get(spent.id))?.status, 'verified')
+    assert.deepEqual((await l.summary()).map((r) => r.status), ['not_charged'])
+    assert.deepEqual((await l.summary(undefined, 'spent')).map((r) => r.status), ['verified'])
+  }))
 }

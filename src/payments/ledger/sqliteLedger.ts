@@ -111,21 +111,21 @@ export function createSqliteLedger(db: Db): Ledger {
     async markExpired(id) { update(id, "status = 'expired', next_attempt_at = NULL, charged_amount = '0'") },
     async scheduleRetry(id, error, at) { update(id, "status = 'settling', error = ?, next_attempt_at = ?, attempts = attempts + 1", error, at) },
     async dueSettlements(now, limit) {
-      const rows = st("SELECT * FROM payments WHERE status = 'settling' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?").all(now, limit) as Row[]
+      const rows = st("SELECT * FROM payments WHERE direction = 'earned' AND status = 'settling' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?").all(now, limit) as Row[]
       return rows.map(toRecord)
     },
     async releaseAbandoned(reason) {
-      return st("UPDATE payments SET status = 'not_charged', error = ?, charged_amount = '0', updated_at = ? WHERE status = 'verified'").run(reason, iso()).changes
+      return st("UPDATE payments SET status = 'not_charged', error = ?, charged_amount = '0', updated_at = ? WHERE direction = 'earned' AND status = 'verified'").run(reason, iso()).changes
     },
     async unsettledAmount(network, asset, payer) {
-      const rows = st("SELECT amount FROM payments WHERE network = ? AND asset = ? AND payer = ? AND status IN ('verified','settling')")
+      const rows = st("SELECT amount FROM payments WHERE direction = 'earned' AND network = ? AND asset = ? AND payer = ? AND status IN ('verified','settling')")
         .all(network, asset.toLowerCase(), payer.toLowerCase()) as { amount: string }[]
       return rows.reduce((s, r) => s + BigInt(r.amount), 0n)
     },
-    async summary(offer) {
+    async summary(offer, direction = 'earned') {
       const rows = (offer
-        ? st('SELECT offer, status, asset, network, amount, charged_amount FROM payments WHERE offer = ?').all(offer)
-        : st('SELECT offer, status, asset, network, amount, charged_amount FROM payments').all()) as Pick<Row, 'offer' | 'status' | 'asset' | 'network' | 'amount' | 'charged_amount'>[]
+        ? st('SELECT offer, status, asset, network, amount, charged_amount FROM payments WHERE direction = ? AND offer = ?').all(direction, offer)
+        : st('SELECT offer, status, asset, network, amount, charged_amount FROM payments WHERE direction = ?').all(direction)) as Pick<Row, 'offer' | 'status' | 'asset' | 'network' | 'amount' | 'charged_amount'>[]
       const out = new Map<string, SummaryRow>()
       for (const r of rows) {
         const k = `${r.offer}\0${r.status}\0${r.network}\0${r.asset}`

@@ -85,13 +85,14 @@ export interface Ledger {
   markExpired(id: number): Promise<void>
   /** A transient settle failure: keep it owed and try again at `nextAttemptAt` (ms). */
   scheduleRetry(id: number, error: string, nextAttemptAt: number): Promise<void>
-  /** Owed settlements whose next attempt is due at `now` (ms), oldest first. */
+  /** Owed settlements (earned) whose next attempt is due at `now` (ms), oldest first. */
   dueSettlements(now: number, limit: number): Promise<PaymentRecord[]>
-  /** Rows left 'verified' by a process that died while serving: the request never completed, so nothing is owed. */
+  /** Earned rows left 'verified' by a process that died while serving: the request never completed, so nothing is owed. */
   releaseAbandoned(reason: string): Promise<number>
-  /** Sum of a payer's owed-but-unsettled amounts (the optimistic cap). */
+  /** Sum of a payer's owed-but-unsettled amounts to this stack (the optimistic cap). */
   unsettledAmount(network: string, asset: string, payer: string): Promise<bigint>
-  summary(offer?: string): Promise<SummaryRow[]>
+  /** Totals by offer, status, network and asset for one direction (default: earned). */
+  summary(offer?: string, direction?: PaymentDirection): Promise<SummaryRow[]>
   list(options?: { offer?: string; limit?: number }): Promise<PaymentRecord[]>
   close(): Promise<void>
 }
