@@ -3,7 +3,7 @@
  * receipt (never the key), `vend sell earnings` and `vend ledger export` read the ledger read-only.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
@@ -12,6 +12,7 @@ import * as earnings from '../src/cli/commands/earnings.ts'
 import * as ledger from '../src/cli/commands/ledger.ts'
 import * as pay from '../src/cli/commands/pay.ts'
 import type { CliContext } from '../src/cli/context.ts'
+import { importWallet } from '../src/identity/wallet.ts'
 import { homePaths } from '../src/state/home.ts'
 import { startTestChain, type TestChain } from '../src/payments/testChain.ts'
 import { paidOffer, startPaidStack, startUpstream, type PaidStack, type Upstream } from '../src/payments/testStack.ts'
@@ -49,7 +50,7 @@ async function vend(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ out:
   return { out, err }
 }
 
-test('vend pay pays, prints the body and receipt, never the key; earnings and export read the ledger', async () => {
+test('vend pay pays (key from the environment or a keystore), prints the body and receipt, never the key; earnings and export read the ledger', async () => {
   const url = `${stack.gateway.url}/services/weather/today`
   const buyer0 = await chain.balanceOf(chain.buyer.address)
   const r = await vend(['pay', url, '--json'], { VEND_PAY_KEY: chain.buyer.privateKey })
@@ -63,7 +64,11 @@ test('vend pay pays, prints the body and receipt, never the key; earnings and ex
   const keyHex = chain.buyer.privateKey.slice(2).toLowerCase()
   assert.ok(!(r.out + r.err).toLowerCase().includes(keyHex))
 
-  const plain = await vend(['pay', url], { VEND_PAY_KEY: chain.buyer.privateKey })
+  const keystore = join(home, 'buyer.json')
+  const pwFile = join(home, 'pw.txt')
+  writeFileSync(pwFile, 'correct horse\n')
+  await importWallet({ ...homePaths(home), keystore }, chain.buyer.privateKey, 'correct horse', { scryptN: 1024 })
+  const plain = await vend(['pay', url, '--keystore', keystore, '--password-file', pwFile])
   assert.equal(JSON.parse(plain.out).ok, true)
   assert.match(plain.err, /Paid 0\.01 .* on eip155:31337, transaction 0x[0-9a-f]{64}/)
 
