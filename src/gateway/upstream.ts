@@ -1,7 +1,7 @@
 /**
  * Talking to upstreams: one undici Pool per origin (keep-alive, shared across route-table swaps), request
- * header rewriting, the streaming free-route forward (Pool.stream straight into the client response) and the
- * open/send pair the payment gate uses.
+ * header rewriting, the streaming free-route forward (a dispatch handler writing straight into the client
+ * response) and the open/send pair the payment gate uses.
  */
 import { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -184,7 +184,7 @@ export abstract class UpstreamExchange extends EventEmitter implements Dispatche
     if (this.aborted) controller.abort(new errors.RequestAbortedError())
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     if (statusCode < 200 || this.aborted) return // informational (103 Early Hints): wait for the final answer
     this.onUpstreamLatency((performance.now() - this.sentAt) / 1000)
     const res = this.res
