@@ -1,11 +1,9 @@
 /**
  * The daemon (`vend serve`): one per VEND_HOME. It holds the control socket (the single-instance lock), reads
- * stack.yaml, starts the gateway, and keeps the offer files reconciled: scan files -> probe upstreams ->
- * reconcile() -> swap the gateway's route table, hand the catalog to the storefront, write changed statuses.
- *
- * Passes run one at a time. They are triggered by file changes (watch, debounced), by health changes, by the
- * control socket (POST /reconcile), and by a periodic full resync. The gateway answers 503 on offer paths until
- * the first pass completed (fail closed).
+ * stack.yaml, starts the dev chain (--dev), payments, the gateway with the storefront and the buyer endpoints,
+ * then runs the reconcile loop (reconcileLoop.ts). The gateway answers 503 on offer paths until the first pass
+ * completed (fail closed). Stopping is graceful: in-flight requests finish, then everything is released and the
+ * socket goes away last.
  */
 import { readFileSync } from 'node:fs'
 import type { Server } from 'node:http'
@@ -14,17 +12,11 @@ import { createDaemonBuyer } from '../buyer/createBuyer.ts'
 import { createGateway, type Gateway } from '../gateway/createGateway.ts'
 import type { DevChainInfo } from '../devchain/devChain.ts'
 import { createPayments, type Payments } from '../payments/createPayments.ts'
-import { findChain } from '../offer/networks.ts'
-import type { ResolvedOffer } from '../offer/resolveOffer.ts'
-import { reconcile } from '../reconciler/reconcile.ts'
-import type { CatalogEntry, DesiredOffer, OfferStatus, RouteEntry } from '../reconciler/types.ts'
+import type { CatalogEntry, OfferStatus } from '../reconciler/types.ts'
 import { ensureDir } from '../state/atomicWrite.ts'
-import { openDatabase, type Db } from '../state/db.ts'
+import { openDatabase } from '../state/db.ts'
 import type { HomePaths } from '../state/home.ts'
-import { createOfferScanner } from '../state/offerScanner.ts'
-import type { OfferFileRecord } from '../state/offerStore.ts'
 import { baseUrl, readStackConfig, type StackConfig } from '../state/stackConfig.ts'
-import { createStatusStore, type StatusStore } from '../state/statusStore.ts'
 import { createStorefrontHandler } from '../storefront/createStorefrontHandler.ts'
 import { renderPaymentPage } from '../storefront/renderPaymentPage.ts'
 import { controlSocketPath, listenControlSocket, probeControlSocket, removeStaleSocket, type ControlReply } from './controlSocket.ts'
@@ -32,9 +24,7 @@ import { isProcessAlive, readDaemonRecord, removeDaemonRecord, writeDaemonRecord
 import { DaemonAlreadyRunningError } from './errors.ts'
 import type { DaemonIdentity } from './identity.ts'
 import { createLogger, type Logger } from './log.ts'
-import { createObservers } from './observers.ts'
-import { watchOffers, type OfferWatcher } from './offerWatcher.ts'
-import { createSerialRunner } from './serialRunner.ts'
+import { createReconcileLoop } from './reconcileLoop.ts'
 
 export const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
@@ -62,8 +52,6 @@ export type Daemon = {
   stop(reason?: string): Promise<void>
   readonly stopped: Promise<void>
 }
-
-type PassOptions = { awaitProbes: boolean }
 
 /** What `vend serve` runs: start the daemon and return once it has stopped. */
 export async function runDaemon(paths: HomePaths, opts: DaemonOptions = {}): Promise<void> {
@@ -185,7 +173,7 @@ async function startRunning(
         }).catch((err: unknown) => logger.error('Failed to start ERC-8004 registration', { error: err }))
       }, IDENTITY_DELAY_MS).unref()
     }
-    const core = createCore({ paths, db, logger, gateway, payments, identity: () => identity, loadIdentity, setCatalog: (c) => { catalog = c }, opts })
+    const core = createReconcileLoop({ paths, db, logger, gateway, payments, identity: () => identity, loadIdentity, setCatalog: (c) => { catalog = c }, opts })
     let resolveStopped!: () => void
     const stopped = new Promise<void>((r) => { resolveStopped = r })
     let stopping: Promise<void> | undefined
@@ -242,184 +230,7 @@ async function startDevChain(paths: HomePaths, config: StackConfig, logger: Logg
   return info
 }
 
-type CoreDeps = {
-  paths: HomePaths
-  db: Db
-  logger: Logger
-  gateway: Gateway
-  payments: Payments
-  identity: () => DaemonIdentity | undefined
-  /** Called after a pass that resolved an offer with registration enabled, until the identity exists. */
-  loadIdentity: () => void
-  setCatalog: (c: CatalogEntry[]) => void
-  opts: DaemonOptions
-}
-
-const INITIAL_PROBE_WAIT_MS = 1000
 const IDENTITY_DELAY_MS = 500
-const NO_REGISTRATIONS = new Map<string, never>()
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref())
-
-/** The reconcile loop proper: desired state from the files, observations, one pass at a time. */
-function createCore({ paths, db, logger, gateway, payments, identity, loadIdentity, setCatalog, opts }: CoreDeps) {
-  const scanner = createOfferScanner(paths)
-  const store: StatusStore = createStatusStore(db)
-  const desiredOf = new WeakMap<OfferFileRecord, DesiredOffer>()
-  let records: OfferFileRecord[] = []
-  let statuses = new Map<string, OfferStatus>()
-  let resolved = new Map<string, ResolvedOffer>()
-  let routesFingerprint: string | undefined
-  let catalogKeys = ''
-  let scanVersion = 0
-  let lastInputs = ''
-  let ready = false
-  let closed = false
-  let watcher: OfferWatcher | undefined
-  let resync: NodeJS.Timeout | undefined
-
-  const observers = createObservers({ intervalMs: opts.healthIntervalMs ?? 5000, onChange: debounce(() => trigger(), 20) })
-  const runner = createSerialRunner<PassOptions>(async (o) => {
-    if (closed) return
-    try {
-      scan()
-      // Explicit passes (POST /reconcile) wait for the probes of new offers (each is capped at 2 s). The first
-      // pass gives the initial probes a moment, so healthy offers serve at once; a slow upstream does not hold it.
-      if (o.awaitProbes) await observers.settled()
-      else if (!ready) await Promise.race([observers.settled(), sleep(INITIAL_PROBE_WAIT_MS)])
-      reconcilePass()
-    } catch (err) {
-      logger.error('Failed to reconcile offers', { error: err })
-      throw err
-    }
-  }, (a, b) => ({ awaitProbes: a.awaitProbes || b.awaitProbes }))
-  const trigger = (): void => { runner.run({ awaitProbes: false }).catch(() => { /* logged by the pass */ }) }
-
-  function scan(): void {
-    const scan = scanner.scan()
-    records = scan.records
-    if (!scan.changed.size && !scan.removed.length) return
-    scanVersion++
-    observers.setOffers(records, scan.changed)
-    if (ready) logger.info('Detected offer file changes', { changed: [...scan.changed].slice(0, 20), removed: scan.removed.slice(0, 20) })
-  }
-
-  /**
-   * Everything a pass reads besides the files' contents: a pass whose inputs are unchanged would produce the
-   * same result, so the periodic resync of a quiet stack costs one scan. Draining offers depend on the clock.
-   */
-  function inputsKey(now: number): string {
-    let drains = false
-    const facilitators = new Map<string, string>()
-    for (const r of records) {
-      const o = r.offer
-      if (!o) continue
-      if (o.spec.drainAt) drains = true
-      const k = `${o.spec.payment.network}|${o.spec.payment.facilitator ?? ''}`
-      if (facilitators.has(k)) continue
-      const chain = findChain(o.spec.payment.network)
-      // What reconcile() reads of a facilitator; reachability is shown by `stack status` and does not unpublish.
-      const f = chain && payments.facilitatorFor(chain.caip2, o)
-      facilitators.set(k, f ? `${f.configured}/${f.supportsNetwork}/${f.url}` : '')
-    }
-    return `${scanVersion}|${observers.version()}|${identity()?.version() ?? 0}|${drains ? now : ''}|${[...facilitators.values()].join(',')}`
-  }
-
-  function reconcilePass(): void {
-    const t0 = performance.now()
-    const now = Date.now()
-    const inputs = inputsKey(now)
-    if (ready && inputs === lastInputs) return
-    lastInputs = inputs
-    const createdAt = store.firstSeen(records.map((r) => ({ key: r.key, seenAt: r.mtimeMs || Date.now() })))
-    const desired = records.map((r) => {
-      let d = desiredOf.get(r)
-      if (!d) {
-        const base = { key: r.key, namespace: r.namespace, name: r.name, file: r.file, createdAt: createdAt.get(r.key) ?? Date.now(), generation: r.generation }
-        d = r.offer ? { ...base, offer: r.offer } : { ...base, problem: r.problem }
-        desiredOf.set(r, d)
-      }
-      return d
-    })
-    const result = reconcile(desired, {
-      now,
-      health: observers.health(now),
-      model: observers.model(),
-      facilitatorFor: payments.facilitatorFor,
-      registration: identity()?.observations() ?? NO_REGISTRATIONS,
-      previous: store.previous(),
-    })
-    const changed = store.save(result.statuses, new Date(now).toISOString())
-    statuses = result.statuses
-    resolved = result.resolved
-    observers.syncModels(result.resolved.values())
-    const id = identity()
-    if (id) id.setOffers(result.resolved.values())
-    else if ([...result.resolved.values()].some((r) => r.offer.spec.registration.enabled)) loadIdentity()
-
-    const generation = new Map(desired.map((d) => [d.key, d.generation]))
-    const routes = observers.routes(result.routes)
-    const fp = routeFingerprint(routes, generation)
-    if (fp !== routesFingerprint) {
-      gateway.setRoutes(routes)
-      routesFingerprint = fp
-    }
-    const keys = result.catalog.map((e) => `${e.key}@${generation.get(e.key)}`).join('\n')
-    if (!ready || keys !== catalogKeys || changed.some((k) => statuses.get(k)?.operationallyReady)) {
-      setCatalog(result.catalog)
-      catalogKeys = keys
-    }
-    const problems = desired.filter((d) => d.problem).length
-    if (!ready || changed.length) {
-      logger.info('Reconciled offers', {
-        offers: desired.length, routes: result.routes.length, published: result.catalog.length, problems,
-        changed: changed.length, ms: Math.round(performance.now() - t0),
-      })
-    }
-    ready = true
-  }
-
-  return {
-    ready: () => ready,
-    pass: (o: PassOptions) => runner.run(o),
-    trigger,
-    offer: (key: string) => statuses.get(key),
-    resolved: () => resolved,
-    async start() {
-      // First pass: health Unknown for every offer (routes answer 503 until their probe succeeds), no per-offer waits.
-      await runner.run({ awaitProbes: false })
-      watcher = watchOffers(paths.offersDir, trigger)
-      resync = setInterval(trigger, opts.resyncIntervalMs ?? 10_000)
-      resync.unref()
-    },
-    report(withOffers: boolean): Pick<DaemonStatus, 'offers' | 'problems'> {
-      const problems = records.filter((r) => r.problem).map((r) => ({ file: r.problem!.file, line: r.problem!.line, message: r.problem!.message }))
-      return { ...(withOffers ? { offers: [...statuses.values()] } : {}), problems }
-    },
-    async close() {
-      closed = true
-      watcher?.close()
-      if (resync) clearInterval(resync)
-      observers.stop()
-      identity()?.close()
-      await runner.idle()
-    },
-    /** After the gateway drained: embedded runtimes and probe connections. */
-    release: () => observers.close(),
-  }
-}
-
-function routeFingerprint(routes: RouteEntry[], generation: ReadonlyMap<string, string>): string {
-  return routes.map((r) => `${r.key}|${r.path}|${r.state}|${r.draining}|${generation.get(r.key)}|${r.resolved.offer.spec.upstream?.url}`).join('\n')
-}
-
-function debounce(fn: () => void, ms: number): () => void {
-  let t: NodeJS.Timeout | undefined
-  return () => {
-    if (t) return
-    t = setTimeout(() => { t = undefined; fn() }, ms)
-    t.unref()
-  }
-}
 
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
