@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { decodePaymentRequiredHeader } from '@x402/core/http'
 import type { PaymentGate } from './createGateway.ts'
-import { parseListen } from './createGateway.ts'
+import { createGateway, GatewayListenError, parseListen } from './createGateway.ts'
 import { rawRequest, routeEntry, startGateway, startServer } from './testKit.ts'
 
 const FREE = [{ path: '/*', gate: 'free' as const }]
@@ -310,5 +310,16 @@ test('an offer without an upstream URL yet (embedded model still loading) answer
     assert.equal(res.headers['payment-required'], undefined)
   } finally {
     await g.stop()
+  }
+})
+
+test('a port already in use fails start() with a GatewayListenError that says what to do', async () => {
+  const busy = await startServer((_req, res) => res.end())
+  const gw = createGateway({ listen: `127.0.0.1:${busy.port}`, baseUrl: () => 'http://x' })
+  try {
+    await assert.rejects(gw.start(), (err: unknown) => err instanceof GatewayListenError && /EADDRINUSE/.test(err.shortMessage) && /another --listen/.test(err.hint ?? ''))
+  } finally {
+    await gw.stop(0)
+    await busy.close()
   }
 })
