@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { secp256k1 } from '@noble/curves/secp256k1'
-import { keccak256, toHex, type Hex } from 'viem'
+import { authorizationTypes } from '@x402/evm'
+import { hashTypedData, keccak256, toHex, type Hex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { createSignatureChecker } from './signatures.ts'
+import { authorizationDigest, createSignatureChecker } from './signatures.ts'
 
 const buyer = privateKeyToAccount('0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d')
 const other = privateKeyToAccount('0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a')
@@ -25,5 +26,13 @@ test('signatures are accepted exactly as ecrecover would, for a new payer and fo
     assert.equal(check.signedBy(digest(i), highS(sig), buyer.address), false, `${round}: high s`)
     assert.equal(check.signedBy(digest(i), await other.sign({ hash: digest(i) }), buyer.address), false, `${round}: other signer`)
     assert.equal(check.signedBy(digest(i), `${sig.slice(0, 130)}` as Hex, buyer.address), false, `${round}: 64 bytes`)
+  }
+})
+
+test('the authorization digest equals viem\'s EIP-712 hash', () => {
+  for (const [name, chainId] of [['USDC', 84532], ['USD Coin', 8453]] as const) {
+    const domain = { name, version: '2', chainId, verifyingContract: '0x036CbD53842c5426634e7929541eC2318f3dCF7e' as Hex }
+    const message = { from: buyer.address, to: other.address, value: 10_000n, validAfter: 0n, validBefore: 1_999_999_999n, nonce: digest(7) }
+    assert.equal(authorizationDigest(domain, message), hashTypedData({ domain, types: authorizationTypes, primaryType: 'TransferWithAuthorization', message }))
   }
 })

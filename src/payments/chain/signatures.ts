@@ -5,7 +5,7 @@
  * low s, and the recovery parity must match v.
  */
 import { secp256k1 } from '@noble/curves/secp256k1'
-import { keccak256, type Hex } from 'viem'
+import { concat, encodeAbiParameters, keccak256, toBytes, type Hex } from 'viem'
 
 type Point = InstanceType<typeof secp256k1.ProjectivePoint>
 const { n } = secp256k1.CURVE
@@ -26,6 +26,31 @@ function invert(a: bigint): bigint {
 function addressOf(p: Point): string {
   const raw = p.toRawBytes(false)
   return `0x${keccak256(raw.subarray(1)).slice(-40)}`
+}
+
+const DOMAIN_TYPEHASH = keccak256(toBytes('EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)'))
+const TRANSFER_TYPEHASH = keccak256(toBytes('TransferWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)'))
+const domainSeparators = new Map<string, Hex>()
+
+export type TokenDomain = { name: string; version: string; chainId: number; verifyingContract: Hex }
+export type Authorization = { from: Hex; to: Hex; value: bigint; validAfter: bigint; validBefore: bigint; nonce: Hex }
+
+/** The EIP-712 digest of a TransferWithAuthorization (what viem's hashTypedData gives, with the domain separator cached). */
+export function authorizationDigest(d: TokenDomain, a: Authorization): Hex {
+  const key = `${d.name}\0${d.version}\0${d.chainId}\0${d.verifyingContract.toLowerCase()}`
+  let separator = domainSeparators.get(key)
+  if (!separator) {
+    separator = keccak256(encodeAbiParameters(
+      [{ type: 'bytes32' }, { type: 'bytes32' }, { type: 'bytes32' }, { type: 'uint256' }, { type: 'address' }],
+      [DOMAIN_TYPEHASH, keccak256(toBytes(d.name)), keccak256(toBytes(d.version)), BigInt(d.chainId), d.verifyingContract],
+    ))
+    domainSeparators.set(key, separator)
+  }
+  const struct = keccak256(encodeAbiParameters(
+    [{ type: 'bytes32' }, { type: 'address' }, { type: 'address' }, { type: 'uint256' }, { type: 'uint256' }, { type: 'uint256' }, { type: 'bytes32' }],
+    [TRANSFER_TYPEHASH, a.from, a.to, a.value, a.validAfter, a.validBefore, a.nonce],
+  ))
+  return keccak256(concat(['0x1901', separator, struct]))
 }
 
 export type SignatureChecker = {

@@ -5,16 +5,16 @@
  */
 import { x402Facilitator } from '@x402/core/facilitator'
 import type { Network, PaymentPayload, PaymentRequirements, SettleResponse, VerifyResponse } from '@x402/core/types'
-import { authorizationTypes, eip3009ABI } from '@x402/evm'
+import { eip3009ABI } from '@x402/evm'
 import { ExactEvmScheme } from '@x402/evm/exact/facilitator'
 import { ExactEvmSchemeV1 } from '@x402/evm/exact/v1/facilitator'
 import { v1NetworkName } from '../../gateway/challenge.ts'
-import { encodeFunctionData, getAddress, hashTypedData, parseSignature, type Hex } from 'viem'
+import { encodeFunctionData, getAddress, parseSignature, type Hex } from 'viem'
 import type { FacilitatorObservation } from '../../reconciler/types.ts'
 import { authorizationSettled, createAuthorizationBatcher } from '../chain/authorizationBatcher.ts'
 import { createRpcClient, RpcUnavailableError } from '../chain/rpc.ts'
 import { createSettlementSigner } from '../chain/settlementSigner.ts'
-import { createSignatureChecker } from '../chain/signatures.ts'
+import { authorizationDigest, createSignatureChecker } from '../chain/signatures.ts'
 import { refineReason } from '../reasons.ts'
 import { FacilitatorUnavailableError, type Facilitator, type SettleHooks } from './types.ts'
 
@@ -125,7 +125,7 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
       const now = BigInt(Math.floor(Date.now() / 1000))
       if (BigInt(a.validBefore!) < now + 6n || BigInt(a.validAfter!) > now) return undefined
       const message = { from: a.from as Hex, to: a.to as Hex, value: BigInt(a.value!), validAfter: BigInt(a.validAfter!), validBefore: BigInt(a.validBefore!), nonce: a.nonce as Hex }
-      const digest = hashTypedData({ domain: { name: extra.name, version: extra.version, chainId: opts.chainId, verifyingContract: getAddress(requirements.asset) }, types: authorizationTypes, primaryType: 'TransferWithAuthorization', message })
+      const digest = authorizationDigest({ name: extra.name, version: extra.version, chainId: opts.chainId, verifyingContract: requirements.asset as Hex }, message)
       if (!signatures.signedBy(digest, signature, a.from!)) return undefined
       const [assetCode, payerCode] = await Promise.all([signer.getCode({ address: getAddress(requirements.asset) }), signer.getCode({ address: message.from })])
       if (!assetCode || assetCode === '0x' || (payerCode && payerCode !== '0x')) return undefined
