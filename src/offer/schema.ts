@@ -52,7 +52,7 @@ export const Payment = z.object({
   facilitator: z.string().min(1).optional(),
 }).strict()
 
-const routePath = z.string().regex(/^\/[A-Za-z0-9._~\-/]*(\/\*)?$/, 'must be a path relative to the offer, like /submit, or a prefix ending in /*, like /jobs/*').max(512)
+const routePath = z.string().regex(/^\/[A-Za-z0-9._~\-/]*(?<=\/)\*$|^\/[A-Za-z0-9._~\-/]*$/, 'must be a path relative to the offer, like /submit, or a prefix ending in /*, like /jobs/* (or /* for everything)').max(512)
 
 export const Route = z.object({
   path: routePath,
