@@ -177,6 +177,16 @@ test('50 concurrent requests against a budget that allows 20: exactly 20 paid, 3
   assert.equal(buyer0 - await balance(ctx.buyer.address), 200000n, 'the chain agrees: 0.2 USDC, never more')
   assert.equal(s.refused, 30)
   assert.match(s.lastError ?? '', /total budget/)
+
+  // The spend is durable: a restarted buyer stack still refuses the exhausted budget, and pays once it is raised.
+  ok(await vend(ctx.buyer.home, ['stack', 'down', '--yes']), 'buyer stack down')
+  ok(await vend(ctx.buyer.home, ['stack', 'up'], { env: { VEND_WALLET_PASSWORD: PASSWORD } }), 'buyer stack up again')
+  const again = await chat('burst/tiny')
+  assert.equal(again.status, 402)
+  assert.equal((await again.json() as { error: { code: string } }).error.code, 'budget_total_exceeded')
+  ok(await buyAdd([ctx.seller.url, '--offer', 'chat', '--budget', '0.21', '--name', 'burst']), 'raise the budget')
+  assert.equal((await chat('burst/tiny')).status, 200)
+  assert.equal((await chat('burst/tiny')).status, 402, 'one more request fitted in the raised budget')
 })
 
 test('a seller that raises its price after `buy add` is refused with a clear reason and nothing is paid', async () => {
