@@ -145,8 +145,10 @@ export async function callPurchase(p: Purchase, call: PurchaseCall, deps: BuyerD
     })
     .onAfterPaymentCreation(async ({ paymentPayload, selectedRequirements }) => {
       const r = selectedRequirements as AnyRequirements
-      const auth = (paymentPayload.payload as { authorization?: { from: string; nonce: string; validBefore: string } }).authorization
+      const auth = (paymentPayload.payload as { authorization?: { from: string; value: string; nonce: string; validBefore: string } }).authorization
       if (!auth) throw new Error('the payment payload carries no EIP-3009 authorization')
+      // What was signed must be exactly what was reserved: never send an authorization for another amount.
+      if (BigInt(auth.value) !== reservation?.amount) throw new Error(`the signed amount ${auth.value} is not the reserved ${reservation?.amount}`)
       const rec = await ledger.recordVerified({
         direction: 'spent', offer: key, resource: call.url, network: caip2Of(r.network), asset: r.asset, payer: auth.from, payTo: r.payTo,
         nonce: auth.nonce, amount: amountOf(r), validBefore: Number(auth.validBefore), x402Version: paymentPayload.x402Version,
@@ -168,8 +170,11 @@ export async function callPurchase(p: Purchase, call: PurchaseCall, deps: BuyerD
     if (refusal) { reservation?.release(); return { ok: false, refusal } }
     const msg = (err instanceof Error ? err.message : String(err)).replace(/\.$/, '')
     if (rowId === undefined) {
+      const signing = reservation !== undefined
       reservation?.release()
-      return { ok: false, refusal: { status: 502, code: 'seller_unreachable', message: `The request to the seller failed: ${msg}; nothing was paid.`, hint: `Check that ${new URL(call.url).origin} is up.`, paid: false } }
+      return signing
+        ? { ok: false, refusal: { status: 502, code: 'payment_not_created', message: `No payment was sent: ${msg}.`, hint: 'See the reason; the budget was not charged.', paid: false } }
+        : { ok: false, refusal: { status: 502, code: 'seller_unreachable', message: `The request to the seller failed: ${msg}; nothing was paid.`, hint: `Check that ${new URL(call.url).origin} is up.`, paid: false } }
     }
     // Signed and maybe delivered: the seller could still settle it, so it keeps counting against the budget.
     reservation?.commit()
