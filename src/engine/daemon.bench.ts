@@ -15,7 +15,20 @@ import type { HomePaths } from '../state/home.ts'
 import { embeddedEngine } from './embedded.ts'
 import { startUpstream, tempHome } from './testkit.ts'
 
-export type EngineBenchRow = { target: string; ms: number; rssMB?: number; peakRssMB?: number }
+/** cpuMs: CPU time the work took (user + system), a load-independent estimate of its wall time on an idle core. */
+export type EngineBenchRow = { target: string; ms: number; cpuMs?: number; rssMB?: number; peakRssMB?: number }
+
+const cpuMsSince = (start: NodeJS.CpuUsage): number => { const u = process.cpuUsage(start); return Math.round((u.user + u.system) / 1000) }
+
+/** CPU time a process has used so far (Linux /proc, clock ticks of 10 ms). */
+function processCpuMs(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch {
+    return undefined
+  }
+}
 
 /** Resident and peak resident memory of a process (Linux /proc). */
 function processMemory(pid: number): { rssMB?: number; peakRssMB?: number } {
@@ -36,9 +49,10 @@ async function backgroundUp(offers: number, upstream: string): Promise<EngineBen
     const t0 = performance.now()
     const up = await engine.up({})
     const ms = Math.round(performance.now() - t0)
+    const cpuMs = processCpuMs(up.pid)
     // Let the health results arrive and the second pass (every offer healthy) finish before reading memory.
     await new Promise((r) => setTimeout(r, 3000))
-    const row = { target: `stack up to ready, ${offers} offers (background daemon; memory after 3 s)`, ms, ...processMemory(up.pid) }
+    const row = { target: `stack up to ready, ${offers} offers (background daemon; memory after 3 s)`, ms, ...(cpuMs === undefined ? {} : { cpuMs }), ...processMemory(up.pid) }
     await engine.down()
     return row
   } finally {
@@ -78,16 +92,20 @@ export async function engineScenario({ offers = 10_000, upOffers = 1000 } = {}):
     const big = tempHome('vend-bench-')
     try {
       writeOffers(big.paths, offers, up.url)
-      const t0 = performance.now()
+      const rss = () => Math.round(process.memoryUsage().rss / 1e6)
+      let t = performance.now()
+      let c = process.cpuUsage()
       const daemon = await startDaemon(big.paths)
-      rows.push({ target: `first pass, ${offers} offer files (in-process daemon start to ready)`, ms: Math.round(performance.now() - t0), rssMB: Math.round(process.memoryUsage().rss / 1e6) })
-      const t1 = performance.now()
+      rows.push({ target: `first pass, ${offers} offer files (in-process daemon start to ready)`, ms: Math.round(performance.now() - t), cpuMs: cpuMsSince(c), rssMB: rss() })
+      t = performance.now()
+      c = process.cpuUsage()
       await daemon.reconcile()
       const served = daemon.status().offers?.filter((o) => o.ready).length
-      rows.push({ target: `explicit pass until all ${served} offers are ready (health known)`, ms: Math.round(performance.now() - t1), rssMB: Math.round(process.memoryUsage().rss / 1e6) })
-      const t2 = performance.now()
+      rows.push({ target: `explicit pass; ${served} offers ready`, ms: Math.round(performance.now() - t), cpuMs: cpuMsSince(c), rssMB: rss() })
+      t = performance.now()
+      c = process.cpuUsage()
       await daemon.reconcile()
-      rows.push({ target: 'resync pass, nothing changed', ms: Math.round(performance.now() - t2), rssMB: Math.round(process.memoryUsage().rss / 1e6) })
+      rows.push({ target: 'resync pass, nothing changed', ms: Math.round(performance.now() - t), cpuMs: cpuMsSince(c), rssMB: rss() })
       await daemon.stop()
     } finally {
       big.cleanup()
@@ -104,5 +122,7 @@ export async function engineScenario({ offers = 10_000, upOffers = 1000 } = {}):
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const [offers, upOffers] = process.argv.slice(2).map(Number)
   const { rows } = await engineScenario({ ...(offers ? { offers } : {}), ...(upOffers ? { upOffers } : {}) })
-  for (const r of rows) console.log(`${String(r.ms).padStart(6)} ms  ${r.rssMB ? `rss ${r.rssMB} MB` : ''}${r.peakRssMB ? ` (peak ${r.peakRssMB} MB)` : ''}  ${r.target}`)
+  for (const r of rows) {
+    console.log(`${String(r.ms).padStart(6)} ms  cpu ${String(r.cpuMs ?? '?').padStart(5)} ms  ${r.rssMB ? `rss ${r.rssMB} MB` : ''}${r.peakRssMB ? ` (peak ${r.peakRssMB} MB)` : ''}  ${r.target}`)
+  }
 }
