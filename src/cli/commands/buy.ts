@@ -112,7 +112,7 @@ function statusLines(s: PurchaseStatus): string[] {
     `Spent:      ${u(s.spent)} of ${u(s.budget.total)} (${s.payments} payments${s.pending.atomic !== '0' ? `, ${u(s.pending)} awaiting a receipt` : ''})`,
     `Remaining:  ${u(s.remaining)}`,
     `Today:      ${u(s.today.spent)}${s.budget.perDay ? ` of ${u(s.budget.perDay)} (${u(s.today.remaining!)} left)` : ''}`,
-    `Per request: at most ${u(s.budget.maxPerRequest)}`,
+    `Max price:  ${u(s.budget.maxPerRequest)} per request`,
     `Requests:   ${s.requests} (${s.refused} refused or failed)`,
     `Last error: ${s.lastError ? `${s.lastError} (${s.lastErrorAt})` : 'none'}`,
   ]
