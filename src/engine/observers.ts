@@ -96,7 +96,8 @@ export function createObservers({ intervalMs = 5000, onChange, env = process.env
         if (!rt) return r
         const offer = r.resolved.offer
         const upstream = { url: rt.url, healthPath: '/health', timeoutSeconds: offer.spec.upstream?.timeoutSeconds ?? 300 }
-        return { ...r, resolved: { ...r.resolved, offer: { ...offer, spec: { ...offer.spec, upstream } } } }
+        const inference = { countPromptTokens: rt.countPromptTokens.bind(rt), continuousUsage: true }
+        return { ...r, resolved: { ...r.resolved, offer: { ...offer, spec: { ...offer.spec, upstream } } }, inference }
       })
     },
     version: () => `${health.version()}.${upstreamModels.version()}.${embeddedVersion}`,

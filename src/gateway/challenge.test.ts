@@ -94,41 +94,55 @@ const inference = (price: string) => routeEntry({
   name: 'llm', spec: { type: 'inference', model: { name: 'tiny', maxTokens: 1000 }, payment: { network: 'base-sepolia', payTo: '0x1111111111111111111111111111111111111111', price: { perMTok: price } } },
 })
 
-test('perMTok routes: the default 402 asks for model.maxTokens at the per-token price, rounded up', async () => {
+const chat = (content: string, maxTokens: number) => JSON.stringify({ model: 'tiny', messages: [{ role: 'user', content }], max_tokens: maxTokens })
+
+test('inference routes: the 402 asks for this body\'s maximum (prompt bound + max_tokens) x price; bad bodies get 400, never 402', async () => {
   const g = await startGateway({}, [inference('2.5')]) // 2.5 USDC per million tokens = 2.5 atomic per token
   try {
-    const res = await rawRequest(`${g.url}/services/llm/v1/chat/completions`, { method: 'POST', body: '{}' })
+    const url = `${g.url}/services/llm/v1/chat/completions`
+    const res = await rawRequest(url, { method: 'POST', body: chat('hi', 100) })
     assert.equal(res.status, 402)
-    assert.equal(decodePaymentRequiredHeader(res.headers['payment-required'] as string).accepts[0]!.amount, '2500')
+    // prompt bound 32 + 8 per message + bytes of "user" and "hi" = 46; (46 + 100) x 2.5 = 365
+    const accepts = decodePaymentRequiredHeader(res.headers['payment-required'] as string).accepts
+    assert.deepEqual(accepts.map((a) => [a.scheme, a.amount]), [['exact', '365']])
+    const bad = await rawRequest(url, { method: 'POST', body: '{}' })
+    assert.equal(bad.status, 400)
+    assert.equal(bad.headers['payment-required'], undefined)
+    assert.equal(JSON.parse(bad.body).error.type, 'invalid_request_error')
+    const wrong = await rawRequest(url, { method: 'POST', body: chat('hi', 1001) })
+    assert.equal(wrong.status, 400)
+    assert.match(JSON.parse(wrong.body).error.message, /at most 1000 tokens/)
+    const models = await rawRequest(`${g.url}/services/llm/v1/models`)
+    assert.deepEqual(JSON.parse(models.body).data.map((m: { id: string }) => m.id), ['tiny'])
+    assert.equal((await rawRequest(`${g.url}/services/llm/v1/nope`)).status, 404)
+    assert.equal((await rawRequest(url)).status, 405)
   } finally {
     await g.stop()
   }
 })
 
-test('perMTok routes: a gate with handleUnpaid reads the body and challenges with its own amount', async () => {
+test('inference routes: a gate with handleUnpaid gets the prepared request and challenges with its own accepts', async () => {
   const g = await startGateway({
     paymentGate: {
       async handle(ctx) { ctx.sendJson(500, { error: 'not expected' }) },
       async handleUnpaid(ctx) {
-        let body = ''
-        for await (const c of ctx.req) body += c
-        const tokens = BigInt(JSON.parse(body).tokens)
+        const max = ctx.inference!.maxAmount
         const accept = ctx.paymentRequired.accepts[0]!
-        ctx.challenge('payment required for this prompt', { tokens: String(tokens) }, [{ ...accept, amount: String(tokens * 3n) }])
+        ctx.challenge('payment required for this prompt', { max: String(max) }, [{ ...accept, scheme: 'upto', amount: String(max) }, { ...accept, amount: String(max) }])
       },
     },
   }, [inference('3'), routeEntry({ name: 'flat', price: '0.5' })])
   try {
-    const res = await rawRequest(`${g.url}/services/llm/v1/chat/completions`, { method: 'POST', body: '{"tokens":1234}' })
+    const res = await rawRequest(`${g.url}/services/llm/v1/chat/completions`, { method: 'POST', body: chat('hi', 1000) })
     assert.equal(res.status, 402)
     const pr = decodePaymentRequiredHeader(res.headers['payment-required'] as string)
     assert.equal(pr.error, 'payment required for this prompt')
-    assert.equal(pr.accepts[0]!.amount, '3702')
+    assert.deepEqual(pr.accepts.map((a) => [a.scheme, a.amount]), [['upto', '3138'], ['exact', '3138']]) // (46 + 1000) x 3
     assert.equal(pr.resource.url, `${g.url}/services/llm/v1/chat/completions`)
     const body = JSON.parse(res.body)
     assert.equal(body.x402Version, 1)
-    assert.equal(body.tokens, '1234')
-    assert.equal(body.accepts[0].maxAmountRequired, '3702')
+    assert.equal(body.max, '3138')
+    assert.equal(body.accepts[0].maxAmountRequired, '3138')
     assert.equal(body.accepts[0].network, 'base-sepolia')
     // per-request routes keep the precomputed challenge
     const flat = await rawRequest(`${g.url}/services/flat`)

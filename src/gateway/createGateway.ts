@@ -18,6 +18,10 @@ import { sendJson } from './http.ts'
 import { acquire, release, type Limiter } from './limits.ts'
 import { createMetrics, type Metrics, type Outcome } from './metrics.ts'
 import { compileRouteTable, findOffer, matchRoute, type CompiledOffer, type CompiledRoute, type RouteTable } from './routeTable.ts'
+import { exactAccepts, inferenceUpstreamPath, prepare, readBody } from './inference.ts'
+import type { PreparedInference } from '../inference/prepareInference.ts'
+import { inferenceRoute, modelsListBody, surfaceErrorBody } from '../inference/surface.ts'
+import type { InferenceKind } from '../inference/validateRequest.ts'
 import {
   createPools, forward, openUpstream, sendUpstream, sendUpstreamError, upstreamHeaders,
   UpstreamExchange, type OpenUpstreamOptions, type SendResult, type Trailers, type UpstreamError, type UpstreamResponse,
@@ -46,6 +50,11 @@ export type ChallengeContext = {
   challenge(error?: string, extra?: Record<string, unknown>, accepts?: PaymentRequirements[]): void
   /** Answer with a small JSON body (no-store). */
   sendJson(status: number, body: Record<string, unknown>, headers?: Record<string, string>): void
+  /**
+   * Inference offers: the request body, validated and priced (maximum amount, upstream body, response meter).
+   * openUpstream then sends its upstream body to its endpoint by default.
+   */
+  inference?: PreparedInference
 }
 
 export type PaidContext = ChallengeContext & {
@@ -300,7 +309,17 @@ export function createGateway(opts: GatewayOptions): Gateway {
     const target = offer.upstream!
     const upstreamPath = (target.basePath + rest || '/') + (q === -1 ? '' : rawUrl.slice(q))
 
-    if (route.gate === 'free') {
+    let kind: InferenceKind | undefined
+    if (offer.resolved.offer.spec.type === 'inference') {
+      const spec = offer.resolved.offer.spec
+      const ir = inferenceRoute(req.method ?? 'GET', rest || '/', spec.upstream?.healthPath ?? '/health')
+      if (ir.type === 'models') { sendJson(res, 200, modelsListBody(spec.model?.name ?? '')); return }
+      if (ir.type === 'notFound') { sendJson(res, 404, surfaceErrorBody(ir, rest || '/')); return }
+      if (ir.type === 'methodNotAllowed') { sendJson(res, 405, surfaceErrorBody(ir, rest || '/'), { allow: ir.allow }); return }
+      if (ir.type === 'paid' && route.gate === 'paid') kind = ir.kind
+    }
+
+    if (route.gate === 'free' || (kind === undefined && offer.resolved.offer.spec.type === 'inference')) {
       forward(req, target, upstreamPath, upstreamHeaders(req, target, proto()), ex)
       return
     }
@@ -311,7 +330,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     const paid = typeof header === 'string' && header !== ''
     const html = opts.renderPaymentPage !== undefined && (req.headers.accept ?? '').includes('text/html')
       ? { render: opts.renderPaymentPage, offerKey: offer.key, resolved: offer.resolved } : undefined
-    if (!paid && !(route.priceDependsOnRequest && gate.handleUnpaid)) {
+    if (!paid && kind === undefined && !(route.priceDependsOnRequest && gate.handleUnpaid)) {
       writeChallenge(res, challenge, base() + rawUrl, html && { html })
       return
     }
@@ -328,22 +347,44 @@ export function createGateway(opts: GatewayOptions): Gateway {
       challenge: (error, extra, accepts) => writeChallenge(res, challenge, resourceUrl, { error, extra, accepts, html }),
       sendJson: (status, body, headers) => sendJson(res, status, body, headers),
     }
-    const done = paid ? gate.handle({
-      ...base402,
-      payment: { version: sig !== undefined ? 2 : 1, header },
+    const handlePaid = (ctx: ChallengeContext, defaults?: OpenUpstreamOptions) => gate.handle({
+      ...ctx,
+      payment: { version: sig !== undefined ? 2 : 1, header: header as string },
       openUpstream: async (extraHeaders, options) => {
-        const up = await openUpstream(req, target, offer.key, upstreamPath, upstreamHeaders(req, target, proto(), extraHeaders), ex, maxPaidBodyBytes, options)
+        const up = await openUpstream(req, target, offer.key, upstreamPath, upstreamHeaders(req, target, proto(), extraHeaders), ex, maxPaidBodyBytes, options ?? defaults)
         metrics.observeUpstream(offer.metrics, up.latencySeconds)
         return up
       },
       sendUpstream: (up, extraHeaders, trailers) => sendUpstream(res, up, extraHeaders, trailers),
       sendUpstreamError: (err) => sendUpstreamError(res, err),
-    }) : gate.handleUnpaid!(base402)
+    })
+    const done = kind !== undefined ? servePaidInference(base402, kind, paid ? handlePaid : undefined, target.basePath)
+      : paid ? handlePaid(base402) : gate.handleUnpaid!(base402)
     done.catch((err: unknown) => {
       log('Failed paid request', { offer: offer.key, error: err instanceof Error ? err.message : String(err) })
       if (!res.headersSent) sendJson(res, 500, { error: 'The payment could not be processed.', hint: 'Retry later.' })
       else res.destroy()
     })
+  }
+
+  /**
+   * A paid inference endpoint: read the body and prepare it (invalid: its 400, nothing asked); without payment
+   * the 402 for this body's maximum (the gate's upto + exact when it computes them, else exact); with payment
+   * the gate, whose upstream request defaults to the prepared body and endpoint.
+   */
+  async function servePaidInference(ctx: ChallengeContext, kind: InferenceKind, handlePaid: ((c: ChallengeContext, d: OpenUpstreamOptions) => Promise<void>) | undefined, basePath: string): Promise<void> {
+    const read = await readBody(ctx.req, maxPaidBodyBytes)
+    if (!read.ok) {
+      if (read.tooLarge) sendJson(ctx.res, 413, { error: 'The request body is larger than this gateway accepts for paid routes.', hint: `Send at most ${maxPaidBodyBytes} bytes. No payment was taken.` })
+      else ctx.res.destroy()
+      return
+    }
+    const p = prepare(ctx.route, kind, read.body, maxPaidBodyBytes)
+    if (!p.ok) { sendJson(ctx.res, p.status, p.body as unknown as Record<string, unknown>); return }
+    const withInference: ChallengeContext = { ...ctx, inference: p }
+    if (handlePaid) { await handlePaid(withInference, { path: inferenceUpstreamPath(basePath, p.upstreamPath), body: p.upstreamBody }); return }
+    if (ctx.route.priceDependsOnRequest && gate.handleUnpaid) { await gate.handleUnpaid(withInference); return }
+    ctx.challenge(undefined, undefined, exactAccepts(ctx.route, p.maxAmount))
   }
 
   const server = http.createServer({

@@ -6,6 +6,7 @@
 import type { OfferProblem } from '../offer/parseOffers.ts'
 import type { ResolvedOffer } from '../offer/resolveOffer.ts'
 import type { ServiceOffer } from '../offer/schema.ts'
+import type { InferenceRequest } from '../inference/validateRequest.ts'
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown'
 export type ConditionType =
@@ -92,6 +93,8 @@ export type RouteEntry = {
   /** serving: normal; unhealthy: 503 + Retry-After; draining: serving until drainEndsAt. */
   state: 'serving' | 'unhealthy'
   draining: boolean
+  /** Inference offers served by an embedded model (set by the engine): its exact prompt counter; usage comes on every streamed chunk. */
+  inference?: { countPromptTokens?: (req: InferenceRequest) => number; continuousUsage?: boolean } | undefined
 }
 
 /** One catalog entry (/api/services.json, /skill.md, /.well-known/x402, openapi). */
