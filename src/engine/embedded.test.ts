@@ -9,6 +9,7 @@ import { readStackConfig } from '../state/stackConfig.ts'
 import { controlSocketPath } from './controlSocket.ts'
 import { isProcessAlive } from './daemonRecord.ts'
 import { embeddedEngine } from './embedded.ts'
+import { startDaemon } from './daemon.ts'
 import { DaemonStartFailedError } from './errors.ts'
 import { eventually, putOffer, startUpstream, tempHome } from './testkit.ts'
 
@@ -101,4 +102,25 @@ test('a daemon that cannot start is reported with its cause and where the logs a
     err instanceof DaemonStartFailedError && err.message.includes(`Cannot listen on 127.0.0.1:${port}`) && err.message.includes('vend stack logs'))
   assert.equal(existsSync(controlSocketPath(paths)), false)
   await assert.rejects(embeddedEngine(paths).up({ listen: 'nowhere' }), /Invalid --listen: must be host:port/)
+})
+
+test('up during a graceful stop waits for the old daemon to finish, then starts a new one', async (t) => {
+  const { paths, cleanup } = tempHome()
+  const up = await startUpstream(1500)
+  t.after(async () => { await up.close(); cleanup() })
+  putOffer(paths, 'slowpoke', 'default', up.url, { routes: [{ path: '/slow', gate: 'free' }] })
+  const old = await startDaemon(paths)
+  await old.reconcile()
+  const inFlight = fetch(`${old.url}/services/slowpoke/slow`).then((r) => r.text())
+  await eventually('the request at the upstream', () => up.hits.includes('/slow'))
+  const stopping = old.stop('test')
+  assert.equal(old.status().stopping, true)
+
+  const engine = embeddedEngine(paths)
+  t.after(() => engine.down())
+  const fresh = await engine.up({})
+  assert.equal(fresh.alreadyRunning, false)
+  assert.notEqual(fresh.pid, process.pid)
+  assert.equal(await inFlight, 'slow:done', 'the old daemon finished its request first')
+  await stopping
 })
