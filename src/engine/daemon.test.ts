@@ -169,7 +169,8 @@ test('inference offers: the upstream model list decides ModelReady and UpstreamH
   assert.equal(cond('default/other', 'ModelReady')?.reason, 'ModelNotFound')
   assert.match(cond('default/other', 'ModelReady')?.message ?? '', /tiny-chat/)
   assert.ok(!up.hits.includes('/health'), 'inference upstreams are not asked for /health')
-  const res = await fetch(`${daemon.url}/services/chat/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+  const body = JSON.stringify({ model: 'tiny-chat', messages: [{ role: 'user', content: 'hi' }] })
+  const res = await fetch(`${daemon.url}/services/chat/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
   await res.arrayBuffer()
   assert.equal(res.status, 402)
 })
@@ -212,4 +213,22 @@ test('stack up --dev: the daemon starts the dev chain before the first pass and 
   assert.match(registered.message, /wallet/)
   const file = await (await fetch(`${daemon.url}/.well-known/agent-registration.json`)).json() as { type: string }
   assert.match(file.type, /eip-8004/)
+})
+
+test('a drain starts and ends on time without any file change', async (t) => {
+  const { paths, cleanup } = tempHome()
+  const up = await startUpstream()
+  t.after(async () => { await up.close(); cleanup() })
+  const drainAt = new Date(Date.now() + 1500).toISOString()
+  putOffer(paths, 'leaving', 'default', up.url, { drainAt, drainGracePeriod: '1s' })
+  // No periodic resync: only the daemon's own drain timer can move the offer along.
+  const daemon = await startDaemon(paths, { resyncIntervalMs: 3_600_000 })
+  t.after(() => daemon.stop())
+  const draining = () => daemon.offer('default/leaving')?.conditions.find((c) => c.type === 'Draining')
+  assert.equal(draining()?.reason, 'Active')
+  await eventually('the drain to start', () => draining()?.reason === 'Draining')
+  assert.equal((await fetch(`${daemon.url}/services/leaving`)).status, 402, 'still served while draining')
+  await eventually('the drain to end', () => draining()?.reason === 'Drained')
+  assert.equal(daemon.offer('default/leaving')?.conditions.find((c) => c.type === 'RoutePublished')?.status, 'False')
+  assert.notEqual((await fetch(`${daemon.url}/services/leaving`)).status, 402)
 })

@@ -59,6 +59,7 @@ export function createReconcileLoop({ paths, db, logger, gateway, payments, iden
   let closed = false
   let watcher: OfferWatcher | undefined
   let resync: NodeJS.Timeout | undefined
+  let boundary: NodeJS.Timeout | undefined
 
   const observers = createObservers({ intervalMs: opts.healthIntervalMs ?? 5000, onChange: debounce(() => trigger(), 20) })
   const runner = createSerialRunner<PassOptions>(async (o) => {
@@ -159,6 +160,22 @@ export function createReconcileLoop({ paths, db, logger, gateway, payments, iden
       })
     }
     ready = true
+    scheduleDrainBoundary(result.resolved.values(), now)
+  }
+
+  /** A drain that starts or ends is a change of state with no event: pass again right at the next one. */
+  function scheduleDrainBoundary(offers: Iterable<ResolvedOffer>, now: number): void {
+    let next = Infinity
+    for (const r of offers) {
+      for (const t of [r.drainAt, r.drainEndsAt]) if (t !== undefined && t > now && t < next) next = t
+    }
+    if (boundary) clearTimeout(boundary)
+    boundary = undefined
+    // Timers beyond ~24 days overflow; the periodic resync covers far-away boundaries.
+    if (next - now < 2 ** 31 - 1) {
+      boundary = setTimeout(trigger, next - now + 5)
+      boundary.unref()
+    }
   }
 
   return {
@@ -182,6 +199,7 @@ export function createReconcileLoop({ paths, db, logger, gateway, payments, iden
       closed = true
       watcher?.close()
       if (resync) clearInterval(resync)
+      if (boundary) clearTimeout(boundary)
       observers.stop()
       identity()?.close()
       await runner.idle()
