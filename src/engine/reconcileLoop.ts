@@ -185,9 +185,11 @@ export function createReconcileLoop({ paths, db, logger, gateway, payments, iden
     offer: (key: string) => statuses.get(key),
     resolved: () => resolved,
     async start() {
-      // First pass: health Unknown for every offer (routes answer 503 until their probe succeeds), no per-offer waits.
-      await runner.run({ awaitProbes: false })
+      // Watch first: a file written while the first pass runs gets a pass of its own right after.
       watcher = watchOffers(paths.offersDir, trigger)
+      // The first pass probes every upstream concurrently and waits at most INITIAL_PROBE_WAIT_MS for the results;
+      // an offer whose upstream is not known healthy yet is routed as unhealthy (503), never served for free.
+      await runner.run({ awaitProbes: false })
       resync = setInterval(trigger, opts.resyncIntervalMs ?? 10_000)
       resync.unref()
     },
