@@ -5,10 +5,11 @@
  * completed (fail closed). Stopping is graceful: in-flight requests finish, then everything is released and the
  * socket goes away last.
  */
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import type { DaemonStatus } from './api.ts'
 import { createDaemonBuyer } from '../buyer/createBuyer.ts'
+import { demoUpstream } from '../demo/upstream.ts'
 import { createGateway, type Gateway } from '../gateway/createGateway.ts'
 import type { DevChainInfo } from '../devchain/devChain.ts'
 import { createPayments, type Payments } from '../payments/createPayments.ts'
@@ -148,7 +149,7 @@ async function startRunning(
     gateway = createGateway({
       listen: config.listen,
       baseUrl: () => url,
-      systemHandler: async (req, res, u) => (await buyer.handle(req, res, u)) || storefront(req, res, u),
+      systemHandler: async (req, res, u) => (await buyer.handle(req, res, u)) || demoUpstream(req, res, u) || storefront(req, res, u),
       renderPaymentPage,
       log: (event, fields) => logger.info(event, fields),
       paymentGate: payments.gate,
@@ -179,6 +180,7 @@ async function startRunning(
     let stopping: Promise<void> | undefined
     const stop = (reason: string): Promise<void> => (stopping ??= (async () => {
       logger.info('Stopping daemon', { reason, inFlight: gateway!.inFlight() })
+      clearInterval(homeCheck)
       if (opts.handleSignals) { process.off('SIGTERM', onSignal); process.off('SIGINT', onSignal) }
       await core.close()
       await gateway!.stop(graceMs)
@@ -194,6 +196,10 @@ async function startRunning(
     })())
     const onSignal = (signal: NodeJS.Signals): void => { void stop(signal) }
     if (opts.handleSignals) { process.on('SIGTERM', onSignal); process.on('SIGINT', onSignal) }
+    // A home deleted under a running daemon (rm -rf, a test's cleanup) takes its control socket with it: nothing
+    // could stop the daemon any more, so it stops itself.
+    const homeCheck = setInterval(() => { if (!existsSync(paths.stateDir)) void stop('its VEND_HOME was removed') }, HOME_CHECK_MS)
+    homeCheck.unref()
 
     const daemon: Daemon = {
       socket, listen, url, stopped,
@@ -231,6 +237,7 @@ async function startDevChain(paths: HomePaths, config: StackConfig, logger: Logg
 }
 
 const IDENTITY_DELAY_MS = 500
+const HOME_CHECK_MS = 2000
 
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {

@@ -20,10 +20,9 @@ const logLines = (file: string) => readFileSync(file, 'utf8').trim().split('\n')
 test('stack up starts a background daemon that serves the offers; down stops it gracefully', async (t) => {
   const { paths, cleanup } = tempHome()
   const up = await startUpstream()
-  t.after(async () => { await up.close(); cleanup() })
-  putOffer(paths, 'weather', 'default', up.url)
   const engine = embeddedEngine(paths)
-  t.after(() => engine.down())
+  t.after(async () => { await engine.down(); await up.close(); cleanup() })
+  putOffer(paths, 'weather', 'default', up.url)
 
   const first = await engine.up({ listen: '127.0.0.1:0', publicUrl: undefined })
   assert.equal(first.alreadyRunning, false)
@@ -65,9 +64,8 @@ test('stack up starts a background daemon that serves the offers; down stops it 
 
 test('the next up cleans up after a daemon killed with SIGKILL', async (t) => {
   const { paths, cleanup } = tempHome()
-  t.after(cleanup)
   const engine = embeddedEngine(paths)
-  t.after(() => engine.down())
+  t.after(async () => { await engine.down(); cleanup() })
   const first = await engine.up({ listen: '127.0.0.1:0' })
   process.kill(first.pid, 'SIGKILL')
   await eventually('the daemon gone', () => !isProcessAlive(first.pid))
@@ -107,7 +105,8 @@ test('a daemon that cannot start is reported with its cause and where the logs a
 test('up during a graceful stop waits for the old daemon to finish, then starts a new one', async (t) => {
   const { paths, cleanup } = tempHome()
   const up = await startUpstream(1500)
-  t.after(async () => { await up.close(); cleanup() })
+  const engine = embeddedEngine(paths)
+  t.after(async () => { await engine.down(); await up.close(); cleanup() })
   putOffer(paths, 'slowpoke', 'default', up.url, { routes: [{ path: '/slow', gate: 'free' }] })
   const old = await startDaemon(paths)
   await old.reconcile()
@@ -116,11 +115,17 @@ test('up during a graceful stop waits for the old daemon to finish, then starts 
   const stopping = old.stop('test')
   assert.equal(old.status().stopping, true)
 
-  const engine = embeddedEngine(paths)
-  t.after(() => engine.down())
   const fresh = await engine.up({})
   assert.equal(fresh.alreadyRunning, false)
   assert.notEqual(fresh.pid, process.pid)
   assert.equal(await inFlight, 'slow:done', 'the old daemon finished its request first')
   await stopping
+})
+
+test('a daemon whose VEND_HOME is deleted stops by itself', async (t) => {
+  const { paths, cleanup } = tempHome()
+  t.after(cleanup)
+  const { pid } = await embeddedEngine(paths).up({})
+  cleanup()
+  await eventually('the orphaned daemon to exit', () => !isProcessAlive(pid), 30_000)
 })
