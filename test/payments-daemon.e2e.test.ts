@@ -19,7 +19,7 @@ before(async () => {
 
 after(async () => {
   if (home) {
-    await vend(home.home, ['stack', 'down'])
+    await vend(home.home, ['stack', 'down', '--yes'])
     home.cleanup()
   }
   await upstream?.close()

@@ -34,7 +34,17 @@ export function vend(home: string, args: string[], opts: { input?: string; env?:
 
 export function tempHome(prefix = 'vend-e2e-'): { home: string; cleanup: () => void } {
   const home = mkdtempSync(join(tmpdir(), prefix))
-  return { home, cleanup: () => rmSync(home, { recursive: true, force: true }) }
+  return { home, cleanup: () => { killStackProcesses(home); rmSync(home, { recursive: true, force: true }) } }
+}
+
+/** Safety net for tests: a daemon or dev chain a failed test left running in this home is stopped (SIGTERM). */
+export function killStackProcesses(home: string): void {
+  for (const record of ['state/daemon.json', 'state/devchain/chain.json']) {
+    try {
+      const { pid, joined } = JSON.parse(readFileSync(join(home, record), 'utf8')) as { pid?: number; joined?: boolean }
+      if (pid && !joined) process.kill(pid, 'SIGTERM')
+    } catch { /* no record, or the process is gone */ }
+  }
 }
 
 /** A free loopback port: bind 0, read it, close. */
