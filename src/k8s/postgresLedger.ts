@@ -4,6 +4,9 @@
  * - the replay lock is the unique constraint (direction, network, asset, payer, nonce): of concurrent copies of one
  *   payment on any replicas, exactly one INSERT wins;
  * - a payment recorded as already owed (optimistic) starts claimed by the replica that took it (it settles it at once);
+ * - a replica's hold on an owed settlement (markSettling's lease, or a claim) never exceeds the claim lease, so the
+ *   settlement of a replica killed mid-settle is taken over by another one within that time; the takeover is safe
+ *   because the transaction hash is stored before broadcast and recovery looks it up on chain first;
  * - dueSettlements claims rows: it selects due rows FOR UPDATE SKIP LOCKED and moves their next attempt one lease
  *   ahead in the same statement, so each owed settlement goes to exactly one replica; a replica that dies holding a
  *   claim leaves the row due again when the lease runs out, and another replica finishes it;
@@ -136,7 +139,7 @@ export async function createPostgresLedger(o: PostgresLedgerOptions): Promise<Le
       const r = await q('SELECT * FROM payments WHERE id = $1', [id])
       return r[0] && toRecord(r[0])
     },
-    markSettling: (id, leaseUntil) => update(id, "status = 'settling', next_attempt_at = $1", leaseUntil),
+    markSettling: (id, leaseUntil) => update(id, "status = 'settling', next_attempt_at = LEAST($1::bigint, $2::bigint)", leaseUntil, Date.now() + claimLease),
     setTxHash: (id, txHash) => update(id, 'tx_hash = $1', txHash),
     markSettled: (id, txHash, charged) =>
       update(id, "status = 'settled', tx_hash = $1, charged_amount = $2, settled_at = now(), next_attempt_at = NULL, error = NULL, attempts = attempts + 1", txHash, charged.toString()),
