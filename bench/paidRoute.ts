@@ -10,15 +10,16 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
-import { x402Client } from '@x402/core/client'
-import { decodePaymentRequiredHeader, encodePaymentSignatureHeader } from '@x402/core/http'
-import { registerExactEvmScheme } from '@x402/evm/exact/client'
-import { privateKeyToAccount } from 'viem/accounts'
 import { startServer } from '../src/gateway/testKit.ts'
 import { toAtomic } from '../src/offer/price.ts'
 import { startTestChain, type TestChain } from '../src/payments/testChain.ts'
 import type { PaidServerConfig } from './lib/paidServers.ts'
+import { presign as presignFor } from './lib/presign.ts'
 import { upstreamHandler } from './lib/upstream.ts'
+
+/** Headers from the test chain's buyer. */
+export const presign = (chain: TestChain, url: string, count: number): Promise<string[]> =>
+  presignFor({ privateKey: chain.buyer.privateKey, caip2: chain.caip2, usdc: chain.usdc.address }, url, count)
 
 const SERVER = fileURLToPath(new URL('./lib/paidServers.ts', import.meta.url))
 export const PRICE = '0.001'
@@ -35,17 +36,6 @@ export async function startPaidServer(cfg: Omit<PaidServerConfig, 'chain'> & { c
   })
   const stop = () => new Promise<void>((r) => { if (child.exitCode !== null) { r(); return } child.once('exit', () => r()); child.kill('SIGTERM'); setTimeout(() => child.kill('SIGKILL'), 5000).unref() })
   return { base: url, paidUrl: url + paidPath, child, stop }
-}
-
-/** `count` PAYMENT-SIGNATURE headers for `url`, signed by the official client from the server's own challenge. */
-export async function presign(chain: TestChain, url: string, count: number): Promise<string[]> {
-  const res = await fetch(url)
-  if (res.status !== 402) throw new Error(`expected a 402 challenge from ${url}, got ${res.status}`)
-  const required = decodePaymentRequiredHeader(res.headers.get('payment-required')!)
-  const client = registerExactEvmScheme(new x402Client().setSpendControls({ allowedAssets: [{ network: chain.caip2 as `${string}:${string}`, asset: chain.usdc.address }] }), { signer: privateKeyToAccount(chain.buyer.privateKey) })
-  const out: string[] = []
-  for (let i = 0; i < count; i++) out.push(encodePaymentSignatureHeader(await client.createPaymentPayload(required)))
-  return out
 }
 
 export type PaidRun = { concurrency: number; requests: number; ok: number; failed: number; reqPerSec: number; p50: number; p99: number; doubleCharges: number; servedUnpaid: number }
