@@ -5,7 +5,7 @@ import { test } from 'node:test'
 import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition'
 import { parse } from 'yaml'
 import { offerJsonSchema } from '../src/offer/schema.ts'
-import { serviceOfferCrd, serviceOfferCrdYaml, toStructural } from '../src/k8s/crd.ts'
+import { re2Compatible, serviceOfferCrd, serviceOfferCrdYaml, toStructural } from '../src/k8s/crd.ts'
 import { CRD_FILE } from '../src/k8s/writeCrd.ts'
 
 type S = Record<string, any>
@@ -25,6 +25,7 @@ function sameConstraints(file: S, crd: S, path: string): void {
   assert.equal(crd.type, file.type, `${path}: type`)
   for (const k of ['const' in file ? 'const' : 'enum', 'pattern', 'format', 'maximum', 'minLength', 'maxLength', 'maxItems', 'default', 'required']) {
     if (k === 'const') assert.deepEqual(crd.enum, [file.const], `${path}: const`)
+    else if (k === 'pattern' && file.pattern && !re2Compatible(file.pattern)) assert.equal(crd.pattern, undefined, `${path}: non-RE2 pattern left out`)
     else assert.deepEqual(crd[k], file[k], `${path}: ${k}`)
   }
   if (typeof file.exclusiveMinimum === 'number') assert.deepEqual([crd.minimum, crd.exclusiveMinimum], [file.exclusiveMinimum, true], `${path}: exclusiveMinimum`)
@@ -59,6 +60,14 @@ test('the CRD spec schema carries every constraint of the offer file schema and 
 
 test('the CRD passes the Kubernetes apiextensions/v1 schema', () => {
   new CustomResourceDefinition(parse(readFileSync(CRD_FILE, 'utf8'))).validate()
+})
+
+test('patterns the API server (RE2) cannot compile are recognised', () => {
+  assert.equal(re2Compatible('^\\/[a-z]*(\\/\\*)?$'), true)
+  assert.equal(re2Compatible('^\\/[a-z]*(?<=\\/)\\*$'), false)
+  assert.equal(re2Compatible('^(?!x)'), false)
+  assert.equal(re2Compatible('(a)\\1'), false)
+  assert.equal(re2Compatible('^(?:a|b)$'), true)
 })
 
 test('conversion refuses what it cannot express instead of dropping it', () => {

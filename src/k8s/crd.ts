@@ -3,7 +3,8 @@
  * (offerJsonSchema(), draft 2020-12) converted to a Kubernetes structural openAPIV3Schema:
  * no $schema, `const` -> one-value enum, no `additionalProperties: false` beside `properties` (structural schemas
  * prune unknown fields anyway), no `propertyNames`, numeric `exclusiveMinimum` -> OpenAPI v3.0 boolean form, and
- * unions of objects (secret references) merged into one object whose alternatives stay as `oneOf` of `required`.
+ * unions of objects (secret references) merged into one object whose alternatives stay as `oneOf` of `required`,
+ * and patterns RE2 cannot compile left out (see re2Compatible).
  * charts/vend/crds/serviceoffers.yaml is this output (src/k8s/writeCrd.ts); a test fails when they drift.
  */
 import { stringify } from 'yaml'
@@ -18,6 +19,14 @@ type Schema = { [k: string]: unknown }
 
 const DROP = new Set(['$schema', 'propertyNames', 'additionalProperties', 'const', 'exclusiveMinimum', 'anyOf'])
 
+/**
+ * The API server compiles patterns with Go's RE2: no lookaround, no backreferences. Such a pattern is left out of
+ * the CRD; the controller still validates every resource with the file schema and reports Valid=False.
+ */
+export function re2Compatible(pattern: string): boolean {
+  return !/\(\?<?[=!]|\\[1-9]/.test(pattern)
+}
+
 /** Draft 2020-12 (as zod emits it) -> Kubernetes structural schema. Throws on constructs it does not know. */
 export function toStructural(s: Schema): Schema {
   if ('$ref' in s || 'allOf' in s || 'not' in s) throw new Error(`unsupported JSON Schema construct in the offer schema: ${Object.keys(s).join(', ')}`)
@@ -27,6 +36,7 @@ export function toStructural(s: Schema): Schema {
     if (DROP.has(k)) continue
     if (k === 'properties') out.properties = Object.fromEntries(Object.entries(v as Record<string, Schema>).map(([n, p]) => [n, toStructural(p)]))
     else if (k === 'items') out.items = toStructural(v as Schema)
+    else if (k === 'pattern' && !re2Compatible(v as string)) continue
     else out[k] = v
   }
   if ('const' in s) out.enum = [s.const]
