@@ -25,6 +25,7 @@ const MODULES: { path: string[]; load: () => Promise<CommandModule> }[] = [
   { path: ['ledger'], load: () => import('./commands/ledger.ts') },
   { path: ['dev'], load: () => import('./commands/dev.ts') },
   { path: ['buy'], load: () => import('./commands/buy.ts') },
+  { path: ['demo'], load: () => import('./commands/demo.ts') },
   { path: ['version'], load: () => import('./commands/version.ts') },
 ]
 
