@@ -103,7 +103,7 @@ test('SIGKILL during paid load, restart, reconcile: 0 lost, 0 double-charged, 0 
     if (open === 0) break
     await sleep(200)
   }
-  const report = await reconcileLedgerWithChain({ dbFile, rpcUrl: chain.rpcUrl, usdc: chain.usdc.address, payTo: PAY_TO, payer: chain.buyer.address, servedNonces: served })
+  const report = await reconcileLedgerWithChain({ dbFiles: [dbFile], rpcUrl: chain.rpcUrl, usdc: chain.usdc.address, payTo: PAY_TO, payer: chain.buyer.address, servedNonces: served })
   console.log(formatReport('SIGKILL during paid load', report, {
     requests: REQUESTS, 'HTTP attempts (incl. retries)': attempts, 'daemon SIGKILLs': kills, 'answers by status': JSON.stringify(Object.fromEntries(statuses)),
   }))

@@ -39,7 +39,8 @@ async function rpc<T>(url: string, method: string, params: unknown[]): Promise<T
 const topicAddress = (a: string) => `0x${a.slice(2).toLowerCase().padStart(64, '0')}` as Hex
 
 export async function reconcileLedgerWithChain(o: {
-  dbFile: string; rpcUrl: string; usdc: string; payTo: string; payer: string
+  /** Every ledger paying to payTo (one per seller stack). */
+  dbFiles: string[]; rpcUrl: string; usdc: string; payTo: string; payer: string
   /** Nonces of the requests the client saw answered 2xx. */
   servedNonces: string[]
   nowSeconds?: number
@@ -49,11 +50,13 @@ export async function reconcileLedgerWithChain(o: {
   const used = logs.filter((l) => l.topics[0] === AUTH_USED && l.topics[1]?.toLowerCase() === topicAddress(o.payer))
   const usedNonces = used.map((l) => l.topics[2]!.toLowerCase())
 
-  const db = new Database(o.dbFile, { readonly: true, fileMustExist: true })
-  let rows: Row[]
-  try {
-    rows = db.prepare("SELECT nonce, payer, status, tx_hash, amount, valid_before FROM payments WHERE direction = 'earned'").all() as Row[]
-  } finally { db.close() }
+  const rows: Row[] = []
+  for (const file of o.dbFiles) {
+    const db = new Database(file, { readonly: true, fileMustExist: true })
+    try {
+      rows.push(...db.prepare("SELECT nonce, payer, status, tx_hash, amount, valid_before FROM payments WHERE direction = 'earned'").all() as Row[])
+    } finally { db.close() }
+  }
   const byNonce = new Map<string, Row[]>()
   for (const r of rows) byNonce.set(r.nonce.toLowerCase(), [...(byNonce.get(r.nonce.toLowerCase()) ?? []), r])
   const settled = rows.filter((r) => r.status === 'settled')
@@ -102,7 +105,7 @@ export function formatReport(title: string, r: ReconciliationReport, extra: Reco
     `   served (2xx) requests: ${r.servedRequests}`,
     `   on-chain transfers to payTo: ${r.onChainTransfers} (${r.onChainAmount} atomic)`,
     `   settled ledger rows: ${r.settledRows} (${r.settledAmount} atomic), still settling: ${r.pendingRows}`,
-    `   paid on chain but no 2xx seen by the client (connection cut by a kill): ${r.paidNotServed}`,
+    `   paid on chain but no 2xx seen by the client (its connection was cut): ${r.paidNotServed}`,
     `   lost: ${r.lost.length}, double-charged: ${r.doubleCharged.length}, served unpaid: ${r.servedUnpaid.length}`,
     ...[...r.lost, ...r.doubleCharged, ...r.servedUnpaid].slice(0, 20).map((s) => `     ${s}`),
   ]
