@@ -134,6 +134,16 @@ read the ratios, not the absolute numbers (the project machines are 2 shared cor
 
 ${table}
 
+## Reading the table
+
+- Paid rows: \`value\` is Vend, \`baseline\` the stock \`@x402/express\` middleware measured in the same run on its own fresh chain.
+  Vend answers every paid request at concurrency 16 and the payTo balance on chain always equals successes × price; the
+  stock middleware loses most paid requests at that concurrency (settlements from one key collide on the nonce).
+- Paid SSE / inference TTFT: Vend verifies the payment before the first byte goes out (the stream itself is not held
+  back until settlement, unlike the stock middleware), so the ratio to a direct connection is the verify cost
+  over a ~1 ms loopback baseline.
+- Engine rows are absolute targets, so they move with the machine's load (2 shared cores): compare runs on a quiet box.
+
 ## How to rerun
 
     npm run bench              # full run (several minutes), writes this file and bench/results/

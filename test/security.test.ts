@@ -154,6 +154,11 @@ test('control surfaces answer loopback clients only', { skip: lanAddress ? false
     const r = await rawRequest(`${base()}${path}`, { method: path.endsWith('models') ? 'GET' : 'POST', headers: { 'content-type': 'application/json' }, body: path.endsWith('models') ? undefined : '{}' })
     assert.equal(r.status, 403, `${path} from ${host}: ${r.status} ${r.body.slice(0, 200)}`)
   }
+  // The dashboard (when the daemon mounts it) is for this machine or the operator's token only.
+  for (const path of ['/dashboard', '/dashboard/api/summary']) {
+    const r = await rawRequest(`${base()}${path}`)
+    assert.ok(r.status === 401 || r.status === 403 || r.status === 404, `${path} from ${host}: ${r.status}`)
+  }
   // The control socket is a unix socket in a private directory.
   const sock = join(home.home, 'state', 'vend.sock')
   if (existsSync(sock)) assert.equal(lstatSync(join(home.home, 'state')).mode & 0o077, 0)
