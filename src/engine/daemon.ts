@@ -9,6 +9,8 @@ import { existsSync, readFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import type { DaemonStatus } from './api.ts'
 import { createDaemonBuyer } from '../buyer/createBuyer.ts'
+import { dashboardToken } from '../dashboard/access.ts'
+import { createDashboardHandler } from '../dashboard/createDashboardHandler.ts'
 import { demoUpstream } from '../demo/upstream.ts'
 import { createGateway, type Gateway } from '../gateway/createGateway.ts'
 import type { DevChainInfo } from '../devchain/devChain.ts'
@@ -144,12 +146,14 @@ async function startRunning(
       getCatalog: () => catalog, baseUrl: () => url,
       getRegistrationFile: () => identity?.registrationFile(catalog, url),
     })
+    // Operator dashboard (src/dashboard): /dashboard* for this machine, or for whoever holds the dashboardToken.
+    const dashboard = createDashboardHandler({ db, token: dashboardToken(config), getStatuses: () => core.report(true).offers ?? [], getOffers: () => core.resolved() })
     // Buyer side (src/buyer): /buy/* for loopback clients, paid from the stack wallet; purchases are read from their files.
     const buyer = createDaemonBuyer({ paths, db, ledger: payments.ledger, log: (event, fields) => logger.info(event, fields) })
     gateway = createGateway({
       listen: config.listen,
       baseUrl: () => url,
-      systemHandler: async (req, res, u) => (await buyer.handle(req, res, u)) || demoUpstream(req, res, u) || storefront(req, res, u),
+      systemHandler: async (req, res, u) => (await buyer.handle(req, res, u)) || (await dashboard(req, res, u)) || demoUpstream(req, res, u) || storefront(req, res, u),
       renderPaymentPage,
       log: (event, fields) => logger.info(event, fields),
       paymentGate: payments.gate,
