@@ -16,6 +16,7 @@ import type { Ledger } from './ledger/types.ts'
 import { fromFacilitator, refusal, unavailable, type Refusal } from './reasons.ts'
 import { settleRow, type PaymentsLog, type SettlementQueue, type SettleOutcome, type SettleRow } from './settlement.ts'
 import { matchPayment, receiptHeader, type MatchedPayment } from './wire.ts'
+import { createMeteredGate } from './meteredGate.ts'
 
 export type PaymentGateOptions = {
   ledger: Ledger
@@ -81,10 +82,13 @@ export function createPaymentGate(opts: PaymentGateOptions): PaymentGate {
     queue.submit(id)
   }
 
+  const metered = createMeteredGate({ ledger, facilitators: opts.facilitators, queue, log })
   const receiptFor = (p: MatchedPayment, res: SettleResponse) => receiptHeader(p.version, { ...res, network: (p.version === 1 ? p.requirements.network : res.network) })
 
   return {
+    handleUnpaid: (ctx) => metered.handleUnpaid(ctx),
     async handle(ctx) {
+      if (ctx.inference) { await metered.handle(ctx); return }
       const m = matchPayment(ctx.payment, ctx.paymentRequired, ctx.paymentRequirementsV1)
       if (!m.ok) { refuse(ctx, m.refusal); return }
       const p = m.payment

@@ -50,7 +50,8 @@ export async function settleRow(ledger: Ledger, fac: Facilitator, row: SettleRow
     return retry(err instanceof FacilitatorUnavailableError ? 'facilitator_unavailable' : `settle_error: ${(err as Error).message}`)
   }
   if (res.success) {
-    await ledger.markSettled(row.id, res.transaction, row.amount)
+    // upto settles less than authorised: the facilitator's answer says how much
+    await ledger.markSettled(row.id, res.transaction, res.amount !== undefined && /^\d+$/.test(res.amount) ? BigInt(res.amount) : row.amount)
     log.info('Settled payment', { id: row.id, offer: row.offer, tx: res.transaction })
     return { kind: 'settled', response: res }
   }
@@ -70,7 +71,8 @@ export async function settleRow(ledger: Ledger, fac: Facilitator, row: SettleRow
  * first: a mined transaction completes the row, a pending one is waited for, and a used authorisation is never sent again.
  */
 export async function recoverRow(ledger: Ledger, fac: Facilitator, row: SettleRow, log: PaymentsLog): Promise<SettleOutcome> {
-  const chain = fac.chain
+  // authorizationState is EIP-3009's; a Permit2 (upto) nonce is checked by the settle itself
+  const chain = (JSON.parse(row.requirements) as { scheme?: string }).scheme === 'upto' ? undefined : fac.chain
   if (chain) {
     try {
       const receipt = row.txHash ? await chain.receipt(row.txHash) : undefined

@@ -192,7 +192,7 @@ export function createSettlementSigner(opts: SettlementSignerOptions): Settlemen
     const data = encodeFunctionData({ abi, functionName: a.functionName, args: a.args ?? [] } as Parameters<typeof encodeFunctionData>[0])
     let out: Hex
     try {
-      out = await rpc.call<Hex>('eth_call', [{ to: a.address, data }, 'latest'])
+      out = await rpc.call<Hex>('eth_call', [{ from: address, to: a.address, data }, 'latest'])
     } catch (err) {
       if (err instanceof RpcError) throw new Error(`execution reverted: ${err.message}`, { cause: err })
       throw err

@@ -8,6 +8,7 @@ import type { Network, PaymentPayload, PaymentRequirements, SettleResponse, Veri
 import { eip3009ABI } from '@x402/evm'
 import { ExactEvmScheme } from '@x402/evm/exact/facilitator'
 import { ExactEvmSchemeV1 } from '@x402/evm/exact/v1/facilitator'
+import { UptoEvmScheme } from '@x402/evm/upto/facilitator'
 import { v1NetworkName } from '../../gateway/challenge.ts'
 import { encodeFunctionData, getAddress, parseSignature, type Hex } from 'viem'
 import type { FacilitatorObservation } from '../../reconciler/types.ts'
@@ -45,7 +46,7 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
   const signer = createSettlementSigner({ rpc, chainId: opts.chainId, privateKey: opts.privateKey, ...(opts.receiptPollMs ? { receiptPollMs: opts.receiptPollMs } : {}) })
   const batcher = createAuthorizationBatcher(signer)
   const signatures = createSignatureChecker()
-  const core = new x402Facilitator().register(caip2, new ExactEvmScheme(signer))
+  const core = new x402Facilitator().register(caip2, new ExactEvmScheme(signer)).register(caip2, new UptoEvmScheme(signer))
   // the v1 network name (84532 -> base-sepolia); chains without one (the 31337 dev chain) take v2 payments only
   const v1Name = v1NetworkName(opts.chainId, caip2)
   const v1 = v1Name === caip2 ? undefined : v1Name

@@ -30,6 +30,8 @@ export interface Facilitator {
   /** Refresh /supported (remote) or check the RPC (local); never throws. */
   refresh(): Promise<void>
   readonly chain?: ChainAccess
+  /** The address that sends settlements (the `upto` witness facilitator); absent: upto is not offered. */
+  readonly settlerAddress?: string
   close(): Promise<void>
 }
 

@@ -106,6 +106,9 @@ export function createSqliteLedger(db: Db): Ledger {
     async markSettled(id, txHash, charged) {
       update(id, "status = 'settled', tx_hash = ?, charged_amount = ?, settled_at = ?, next_attempt_at = NULL, error = NULL, attempts = attempts + 1", txHash, charged.toString(), iso())
     },
+    async recordUsage(id, u) {
+      update(id, 'charged_amount = ?, prompt_tokens = ?, completion_tokens = ?, requirements = ?', u.chargedAmount.toString(), u.promptTokens, u.completionTokens, u.requirements)
+    },
     async markNotCharged(id, reason) { update(id, "status = 'not_charged', error = ?, next_attempt_at = NULL, charged_amount = '0'", reason) },
     async markFailed(id, reason) { update(id, "status = 'failed', error = ?, next_attempt_at = NULL, charged_amount = '0', attempts = attempts + 1", reason) },
     async markExpired(id) { update(id, "status = 'expired', next_attempt_at = NULL, charged_amount = '0'") },

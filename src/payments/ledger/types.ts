@@ -80,6 +80,11 @@ export interface Ledger {
   /** The settlement transaction's hash, known before it is broadcast. */
   setTxHash(id: number, txHash: string): Promise<void>
   markSettled(id: number, txHash: string, chargedAmount: bigint): Promise<void>
+  /**
+   * Metered (upto) payments, before settling: the amount to charge, the tokens it pays for, and the requirements
+   * a settle (also a retry after a crash) must use.
+   */
+  recordUsage?(id: number, usage: { chargedAmount: bigint; promptTokens: number; completionTokens: number; requirements: string }): Promise<void>
   markNotCharged(id: number, reason: string): Promise<void>
   markFailed(id: number, reason: string): Promise<void>
   markExpired(id: number): Promise<void>
