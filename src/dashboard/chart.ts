@@ -9,17 +9,17 @@ import type { Chart } from './summary.ts'
 
 const W = 960
 const H = 280
-const PAD = { left: 48, right: 84, top: 16, bottom: 34 }
+const PAD = { left: 48, right: 84, top: 20, bottom: 34 }
 const PLOT_W = W - PAD.left - PAD.right
 const PLOT_H = H - PAD.top - PAD.bottom
 
-/** A "nice" axis maximum at or above `n` (1, 2, 5 × 10^k), never below 1. */
-function niceMax(n: bigint): bigint {
-  if (n <= 1n) return 1n
+/** An axis maximum of four equal "nice" steps (1, 2, 5 × 10^k each) covering `n`; at least 4. */
+function axisMax(n: bigint): bigint {
+  const need = n <= 4n ? 1n : (n + 3n) / 4n
   let step = 1n
-  while (step * 10n < n) step *= 10n
-  for (const m of [1n, 2n, 5n, 10n]) if (step * m >= n) return step * m
-  return step * 10n
+  while (step * 10n < need) step *= 10n
+  for (const m of [1n, 2n, 5n, 10n]) if (step * m >= need) return step * m * 4n
+  return step * 40n
 }
 
 /** y of `value` on an axis from 0 to `max` (bigint ratio to pixels; the money itself stays exact). */
@@ -32,16 +32,15 @@ function timeLabel(iso: string, bucketSeconds: number): string {
 export function renderChart(chart: Chart): string {
   const n = chart.buckets.length
   const slot = PLOT_W / n
-  const maxReq = niceMax(BigInt(Math.max(0, ...chart.buckets.map((b) => b.requests))))
+  const maxReq = axisMax(BigInt(Math.max(0, ...chart.buckets.map((b) => b.requests))))
   const maxRevAtomic = chart.buckets.reduce((m, b) => (BigInt(b.revenueAtomic) > m ? BigInt(b.revenueAtomic) : m), 0n)
-  // The revenue axis tops out at a nice number of smallest display steps (1e-6 USDC, … 1, 2, 5 × 10^k).
-  const revMax = niceMax(maxRevAtomic)
+  const revMax = axisMax(maxRevAtomic)
   const fmtRev = (atomic: bigint): string => formatAtomic(atomic, chart.token?.decimals ?? 0)
   const grid = [0n, 1n, 2n, 3n, 4n].map((i) => {
     const y = yOf(i, 4n).toFixed(1)
     return `<line class="grid" x1="${PAD.left}" x2="${W - PAD.right}" y1="${y}" y2="${y}"/>`
-      + `<text class="axis" x="${PAD.left - 8}" y="${y}" text-anchor="end" dominant-baseline="middle">${(maxReq * i) % 4n === 0n ? (maxReq * i) / 4n : ''}</text>`
-      + `<text class="axis rev" x="${W - PAD.right + 8}" y="${y}" dominant-baseline="middle">${(revMax * i) % 4n === 0n ? e(fmtRev((revMax * i) / 4n)) : ''}</text>`
+      + `<text class="axis" x="${PAD.left - 8}" y="${y}" text-anchor="end" dominant-baseline="middle">${(maxReq * i) / 4n}</text>`
+      + (chart.token ? `<text class="axis rev" x="${W - PAD.right + 8}" y="${y}" dominant-baseline="middle">${e(fmtRev((revMax * i) / 4n))}</text>` : '')
   }).join('')
   const every = Math.max(1, Math.ceil(n / 8))
   const ticks = chart.buckets.map((b, i) => (i % every === 0 || i === n - 1) && (i === n - 1 || n - 1 - i >= every / 2)
@@ -60,9 +59,9 @@ export function renderChart(chart: Chart): string {
       + (b.revenueAtomic !== '0' ? `<circle class="pt" cx="${points[i]!.x.toFixed(1)}" cy="${points[i]!.y.toFixed(1)}" r="3.5"/>` : '')
       + '</g>'
   }).join('')
-  const revTitle = chart.token ? `${chart.token.symbol} settled (${chart.token.chain})` : 'revenue'
+  const revTitle = chart.token ? chart.token.symbol : 'revenue'
   return `<svg class="chart" viewBox="0 0 ${W} ${H}" role="img" aria-label="Paid requests and revenue, ${e(chart.label)}" xmlns="http://www.w3.org/2000/svg">
 ${grid}${ticks}${bars}${line}
-<text class="axis-title" x="${PAD.left}" y="${PAD.top - 4}">requests</text><text class="axis-title rev" x="${W - PAD.right + 8}" y="${PAD.top - 4}">${e(revTitle)}</text>
+<text class="axis-title" x="${PAD.left}" y="${PAD.top - 4}">requests</text><text class="axis-title rev" x="${W - 2}" y="${PAD.top - 4}" text-anchor="end">${e(revTitle)}</text>
 </svg>`
 }

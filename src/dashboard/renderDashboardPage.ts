@@ -2,7 +2,6 @@
  * GET /dashboard: the operator's page, server-rendered HTML with one inline stylesheet and no script. Every value
  * from offers, the ledger or a facilitator goes through escapeHtml. Pure.
  */
-import { conditionIcon } from '../reconciler/conditions.ts'
 import type { Condition } from '../reconciler/types.ts'
 import { escapeHtml as e } from '../storefront/html.ts'
 import { renderChart } from './chart.ts'
@@ -20,7 +19,7 @@ header .wrap{display:flex;align-items:center;justify-content:space-between;gap:1
 header h1{margin:0;font-size:18px;font-weight:650;letter-spacing:-.01em}header h1 span{color:#94a3b8;font-weight:500}
 header nav{display:flex;gap:14px;font-size:13px}header nav a{color:#cbd5e1}
 main{max-width:1200px;margin:0 auto;padding:22px 24px 40px}
-.kpis{display:grid;grid-template-columns:repeat(auto-fit,minmax(200px,1fr));gap:14px;margin-bottom:18px}
+.kpis{display:grid;grid-template-columns:repeat(auto-fit,minmax(165px,1fr));gap:14px;margin-bottom:18px}
 .kpi{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:14px 16px}
 .kpi .label{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.06em}
 .kpi .value{font-size:22px;font-weight:700;margin-top:2px;overflow-wrap:anywhere}
@@ -35,7 +34,7 @@ section.card h2{margin:0;font-size:15px}
 .legend{display:flex;gap:16px;font-size:12.5px;color:var(--muted);margin:4px 0 0}
 .legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;vertical-align:-1px}
 .legend .l-req{background:#a5b4fc}.legend .l-rev{background:#059669;border-radius:50%}
-svg.chart{width:100%;height:auto;display:block}
+svg.chart{width:100%;min-width:600px;height:auto;display:block}
 svg.chart .grid{stroke:#eef0f4}
 svg.chart .axis{fill:#94a3b8;font-size:11px}
 svg.chart .axis-title{fill:#64748b;font-size:11px;font-weight:600}
@@ -44,7 +43,8 @@ svg.chart .hit{fill:transparent}svg.chart .bucket:hover .hit{fill:#f1f5f9}
 svg.chart .bar{fill:#a5b4fc}svg.chart .bucket:hover .bar{fill:#818cf8}
 svg.chart .rev-line{fill:none;stroke:#059669;stroke-width:2;stroke-linejoin:round}
 svg.chart .pt{fill:#fff;stroke:#059669;stroke-width:2}
-.scroll{overflow-x:auto}
+.scroll{overflow-x:auto}.scroll table{min-width:760px}.scroll table.offers{min-width:980px}
+.scroll.latest{direction:rtl}.scroll.latest>*{direction:ltr}
 table{width:100%;border-collapse:collapse}
 th,td{text-align:left;padding:8px 10px;border-bottom:1px solid var(--line);vertical-align:top}
 th{color:var(--muted);font-weight:600;font-size:12px;text-transform:uppercase;letter-spacing:.04em;white-space:nowrap}
@@ -55,10 +55,11 @@ td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}th.
 .b-ok{background:var(--ok-soft);color:var(--ok)}.b-bad{background:var(--bad-soft);color:var(--bad)}.b-warn{background:var(--warn-soft);color:var(--warn)}.b-info{background:var(--info-soft);color:var(--info)}.b-muted{background:#f1f5f9;color:var(--muted)}
 .conds{display:flex;gap:4px;flex-wrap:wrap}
 .cond{display:inline-flex;align-items:center;gap:4px;font-size:11.5px;border-radius:6px;padding:1px 6px;background:#f8fafc;border:1px solid var(--line);white-space:nowrap}
-.cond.True{color:var(--ok)}.cond.False{color:var(--bad);background:var(--bad-soft);border-color:#fecaca}.cond.Unknown{color:var(--warn)}
+.cond.ok{color:var(--ok)}.cond.info{color:var(--info)}.cond.bad{color:var(--bad);background:var(--bad-soft);border-color:#fecaca}.cond.wait{color:var(--warn);background:var(--warn-soft);border-color:#fde68a}
 .reasons{margin:6px 0 0;padding:0;list-style:none;font-size:12.5px;color:#7f1d1d}.reasons li{margin-top:2px}
 .empty{color:var(--muted);padding:18px 4px;text-align:center}
 footer{max-width:1200px;margin:0 auto;padding:0 24px 28px;color:var(--muted);font-size:12.5px}
+@media (max-width:560px){main{padding:14px 12px 28px}.wrap{padding:0 12px}.kpis{gap:10px}.kpi .value{font-size:18px}section.card{padding:14px 12px 10px}}
 `
 
 /** No script at all; inline styles only. */
@@ -87,7 +88,7 @@ function chartCard(s: DashboardSummary): string {
   const revenue = c.token ? `${e(c.token.symbol)} settled on ${e(c.token.chain)}` : 'revenue settled'
   const others = c.otherTokens.length ? ` Also earned in ${e(c.otherTokens.join(', '))} (see the tables).` : ''
   return `<section class="card" id="activity"><div class="card-head"><div><h2>Requests and revenue</h2><p>${e(c.label)} (UTC).${others}</p></div><nav class="ranges">${ranges}</nav></div>
-${renderChart(c)}
+<div class="scroll latest">${renderChart(c)}</div>
 <div class="legend"><span><i class="l-req"></i>paid requests</span><span><i class="l-rev"></i>${revenue}</span></div></section>`
 }
 
@@ -98,17 +99,27 @@ const STATE_BADGE: Record<OfferRow['state'], string> = {
   removed: '<span class="badge b-muted" title="No offer file any more; its payments stay in the ledger.">removed</span>',
 }
 
+type Tone = 'ok' | 'info' | 'bad' | 'wait'
+const TONE_ICON: Record<Tone, string> = { ok: '✓', info: 'ℹ', bad: '✗', wait: '…' }
+
+/** What a condition means for the operator (as `vend sell status` shows it): Draining is fine while False (not draining). */
+function tone(c: Condition): Tone {
+  if (c.type === 'Draining') return c.status === 'True' ? 'info' : c.reason === 'Drained' ? 'bad' : 'ok'
+  if (c.status === 'True') return c.reason === 'Disabled' || c.reason === 'Skipped' ? 'info' : 'ok'
+  return c.status === 'False' ? 'bad' : 'wait'
+}
+
 function conditions(cs: readonly Condition[]): string {
   if (!cs.length) return ''
-  const chips = cs.map((c) => `<span class="cond ${e(c.status)}" title="${e(`${c.type}: ${c.reason}${c.message ? ` — ${c.message}` : ''}`)}" data-condition="${e(c.type)}" data-status="${e(c.status)}">${conditionIcon(c)} ${e(c.type)}</span>`).join('')
-  const failing = cs.filter((c) => c.status !== 'True' && c.type !== 'Ready')
+  const chips = cs.map((c) => `<span class="cond ${tone(c)}" title="${e(`${c.type}: ${c.reason}${c.message ? ` — ${c.message}` : ''}`)}" data-condition="${e(c.type)}" data-status="${e(c.status)}">${TONE_ICON[tone(c)]} ${e(c.type)}</span>`).join('')
+  const failing = cs.filter((c) => (tone(c) === 'bad' || tone(c) === 'wait') && c.type !== 'Ready')
   const reasons = failing.length ? `<ul class="reasons">${failing.map((c) => `<li><strong>${e(c.type)}</strong> ${e(c.reason)}${c.message ? `: ${e(c.message)}` : ''}</li>`).join('')}</ul>` : ''
   return `<div class="conds">${chips}</div>${reasons}`
 }
 
 function earningsCell(o: OfferRow, pick: (t: TokenTotals) => Amount): string {
   if (!o.earnings.length) return '<span class="sub">—</span>'
-  return o.earnings.map((t) => `<div>${e(pick(t).amount)} ${e(t.token.symbol)} <span class="sub">(${pick(t).count})</span></div>`).join('')
+  return o.earnings.map((t) => (pick(t).count ? `<div>${e(pick(t).amount)} ${e(t.token.symbol)} <span class="sub">(${pick(t).count})</span></div>` : '<div class="sub">—</div>')).join('')
 }
 
 function offersCard(s: DashboardSummary): string {
