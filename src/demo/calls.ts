@@ -10,7 +10,7 @@ import { fundUsdc, usdcBalance, type DevChainInfo } from '../devchain/devChain.t
 import { payRequest, type PayReceipt } from '../payments/buyer.ts'
 import { DemoCallFailedError } from './errors.ts'
 
-export { readDevChain } from '../devchain/devChain.ts'
+export { ensureDevChain, readDevChain } from '../devchain/devChain.ts'
 
 /** GET `url` without paying: the first x402 v2 payment requirement of its 402 answer. */
 export async function unpaidCall(url: string): Promise<{ status: number; requirements: PaymentRequirements }> {

@@ -10,6 +10,7 @@ import { findChain } from '../offer/networks.ts'
 import { formatAtomic, toAtomic } from '../offer/price.ts'
 import { conditionIcon } from '../reconciler/conditions.ts'
 import { offerFile, type HomePaths } from '../state/home.ts'
+import { readStackConfig } from '../state/stackConfig.ts'
 import { offerToYaml, readOfferFile, writeOffer } from '../state/offerStore.ts'
 import type { Balances } from './calls.ts'
 import { DemoOfferNotReadyError, StackNotInDevModeError } from './errors.ts'
@@ -48,9 +49,17 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   if (current.running && !current.devChain) throw new StackNotInDevModeError({ root: paths.root })
   if (!current.running) progress('Starting the stack with a local dev chain (the first run deploys USDC on it)...')
   const starting = engine.up({ dev: true, ...(opts.listen !== undefined ? { listen: opts.listen } : {}) })
-  // viem and the x402 SDK load while the daemon starts (seconds on a small machine).
+  // viem and the x402 SDK load while the daemon starts (a second or more on a small machine).
   const loading = import('./calls.ts')
-  const [up, calls] = await Promise.all([starting, loading])
+  // A fresh daemon loads its code for seconds before it starts the dev chain: start the chain from here meanwhile.
+  // ensureDevChain is locked and idempotent, so the daemon finds it running and deployed (the same call it makes).
+  let upFailed = false
+  starting.catch(() => { upFailed = true })
+  const early = current.running ? undefined : loading.then((c) => {
+    const dev = readStackConfig(paths).dev
+    return !upFailed && dev?.enabled && !dev.join ? c.ensureDevChain(paths, { chainId: dev.chainId }) : undefined
+  })
+  const [up, calls] = await Promise.all([starting, loading, early])
   const chain = calls.readDevChain(paths)
   if (!chain) throw new NoDevChainError()
 
