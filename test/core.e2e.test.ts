@@ -157,6 +157,8 @@ test('offers survive stack down/up; update and delete are durable; a corrupt fil
   assert.match(listed.problem?.message ?? '', /spec\.payment\.price\.perRequest: must be a decimal number/)
   const table = ok(await vend(home, ['sell', 'list']), 'sell list').stdout
   assert.match(table, /broken .*offers\/default\/broken\.yaml:15: spec\.payment\.price\.perRequest/)
+  const one = ok(await vend(home, ['sell', 'status', 'broken']), 'sell status broken').stdout
+  assert.match(one, /✗ Valid +InvalidSpec +offers\/default\/broken\.yaml:15: spec\.payment\.price\.perRequest: must be a decimal number/)
   const status = ok(await vend(home, ['stack', 'status']), 'stack status').stdout
   assert.match(status, /Stack: +running/)
   assert.match(status, /✗ offers\/default\/broken\.yaml:15: spec\.payment\.price\.perRequest: must be a decimal number/)
