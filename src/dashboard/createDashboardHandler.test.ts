@@ -45,6 +45,12 @@ before(async () => {
   const r = await ledger.recordVerified(samplePayment({ amount: 250_000n }))
   assert.ok(r.ok)
   await ledger.markSettled(r.id, TX, 250_000n)
+  const sepolia = await ledger.recordVerified(samplePayment({ network: 'eip155:84532', asset: '0x036CbD53842c5426634e7929541eC2318f3dCF7e', amount: 1_500_000n }))
+  assert.ok(sepolia.ok)
+  await ledger.markSettled(sepolia.id, TX, 1_500_000n)
+  const spent = await ledger.recordVerified(samplePayment({ direction: 'spent', offer: 'weather-seller', amount: 7_000n }))
+  assert.ok(spent.ok)
+  await ledger.markSettled(spent.id, TX, 7_000n)
   const handler = createDashboardHandler({ db, getStatuses: () => [status], getOffers: () => new Map(), token: TOKEN })
   server = http.createServer((req, res) => {
     // Every request has its own connection (agent: false): an instance property shadows the socket's getter.
@@ -89,6 +95,12 @@ test('loopback: the page, never cached, no script allowed, every value escaped',
   assert.ok(!html.includes('<script'))
   assert.match(html, /data-offer="default\/weather"/)
   assert.ok(html.includes(`data-tx="${TX}"`))
+  // Base Sepolia has an explorer: the transaction and payer link to it; the dev chain's payment shows the bare hash.
+  assert.ok(html.includes(`<a class="tx" href="https://sepolia.basescan.org/tx/${TX}"`))
+  assert.ok(html.includes(`<span class="tx" data-tx="${TX}">`))
+  assert.ok(html.includes('href="https://sepolia.basescan.org/address/0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc"'))
+  // What the stack bought shows apart from what it sold.
+  assert.match(html, /<tr data-purchase="weather-seller">[\s\S]*?0\.007 USDC/)
 })
 
 test('another machine gets 403, as does a request through a local proxy or under a foreign Host', async () => {
@@ -130,10 +142,11 @@ test('JSON summary, 405 on writes, 404 on other dashboard paths, other paths lef
   assert.equal(res.status, 200)
   assert.equal(res.headers['cache-control'], 'no-store')
   const s = JSON.parse(res.body) as DashboardSummary
-  assert.deepEqual(s.offers.map((o) => [o.key, o.state, o.earnings[0]?.settled.amount]), [['default/weather', 'not ready', '0.25']])
-  assert.equal(s.recent[0]!.txHash, TX)
+  assert.deepEqual(s.offers.map((o) => [o.key, o.state, o.earnings.map((t) => `${t.settled.amount} ${t.token.symbol} on ${t.token.chain}`)]),
+    [['default/weather', 'not ready', ['0.25 USDC on local', '1.5 USDC on base-sepolia']]])
+  assert.equal(s.recent.length, 2, 'spent rows are not among the payments received')
   assert.equal(s.chart.buckets.length, 60)
-  assert.equal(s.chart.buckets.at(-1)!.requests, 1)
+  assert.equal(s.chart.buckets.at(-1)!.requests, 2)
 
   assert.equal((await get('/dashboard', {}, undefined, 'POST')).status, 405)
   assert.equal((await get('/dashboard/nope')).status, 404)
