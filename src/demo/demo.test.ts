@@ -10,8 +10,12 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { DEV_KEYS } from '../devchain/contracts.ts'
 import { parseOfferDocuments } from '../offer/parseOffers.ts'
 import { resolveOffer } from '../offer/resolveOffer.ts'
+import type { Engine } from '../engine/api.ts'
+import { homePaths } from '../state/home.ts'
 import { offerToYaml } from '../state/offerStore.ts'
+import { StackNotInDevModeError } from './errors.ts'
 import { DEMO_PAY_TO, demoOffer, loopbackUrl } from './offer.ts'
+import { runDemo } from './runDemo.ts'
 import { demoUpstream } from './upstream.ts'
 
 test('the demo offer: 0.001 USDC per request on the dev chain, local facilitator, a seller other than the dev buyer, not registered', () => {
@@ -66,4 +70,20 @@ test('the built-in upstream answers loopback clients on /_vend/demo/* and nobody
   remote = '203.0.113.7' // a client on another machine (the stack listening on 0.0.0.0)
   assert.equal((await fetch(`${base}/_vend/demo/health`)).status, 404)
   assert.equal((await fetch(`${base}/_vend/demo`)).status, 404)
+})
+
+test('a stack running without a dev chain is left as it is, with a clear way to restart it in dev mode', async () => {
+  const calls: string[] = []
+  const engine: Engine = {
+    status: async () => { calls.push('status'); return { running: true, pid: 1, listen: '127.0.0.1:8402' } },
+    up: async () => { calls.push('up'); throw new Error('up must not be called') },
+    down: async () => { calls.push('down'); return { wasRunning: true } },
+    waitForOffer: async () => undefined,
+  }
+  await assert.rejects(runDemo({ engine, paths: homePaths('/nonexistent/vend-home') }), (err: unknown) => {
+    assert.ok(err instanceof StackNotInDevModeError)
+    assert.match(err.line(), /running without a dev chain.*`vend stack down` then `vend demo`/)
+    return true
+  })
+  assert.deepEqual(calls, ['status'])
 })
