@@ -38,7 +38,7 @@ export type OfferView = { daemon: DaemonStatus; rows: OfferRow[] }
 export async function loadOffers(ctx: CliContext, filter: OfferFilter = { all: true }): Promise<OfferView> {
   const paths = ctx.paths()
   const daemon = await (await engineFor(ctx)).status()
-  const base = daemon.url ?? configuredBaseUrl(ctx)
+  const base = (daemon.url ?? configuredBaseUrl(ctx))?.replace(/\/+$/, '')
   const byKey = new Map((daemon.running ? daemon.offers ?? [] : []).map((s) => [s.key, s]))
   const rows = createOfferScanner(paths).scan().records
     .filter((r) => filter.all || r.namespace === (filter.namespace ?? 'default'))
