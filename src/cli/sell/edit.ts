@@ -3,6 +3,7 @@
  * comments and layout (YAML document edit), are validated as a whole, then written atomically.
  */
 import { existsSync, readFileSync } from 'node:fs'
+import { relative } from 'node:path'
 import type { Command } from 'commander'
 import { parseDocument, type Document } from 'yaml'
 import { BaseError, InvalidInputError } from '../../errors/base.ts'
@@ -25,7 +26,7 @@ function target(paths: HomePaths, name: string, namespaceFlag: string | undefine
   if (!existsSync(path)) {
     throw new BaseError(`Offer ${namespace}/${name} does not exist.`, { hint: 'Run `vend sell list -A` to see the offers.' })
   }
-  return { namespace, name, path, file: path.slice(paths.root.length + 1) }
+  return { namespace, name, path, file: relative(paths.root, path) }
 }
 
 function open(paths: HomePaths, name: string, namespaceFlag: string | undefined): Target {
