@@ -50,7 +50,7 @@ after(async () => {
 })
 
 async function until<T>(fn: () => Promise<T | undefined | false>): Promise<T> {
-  for (let i = 0; i < 400; i++) {
+  for (let i = 0; i < 1200; i++) {
     const v = await fn()
     if (v) return v
     await new Promise((r) => setTimeout(r, 25))
