@@ -106,6 +106,7 @@ const scenarios: { name: string; run: () => Promise<ScenarioRow[]> }[] = [
 ]
 
 const started = new Date()
+const startMachine = machine()
 const rows: ScenarioRow[] = []
 for (const s of scenarios) {
   const t0 = performance.now()
@@ -118,7 +119,7 @@ for (const s of scenarios) {
   process.stderr.write(`bench: ${s.name} done in ${round((performance.now() - t0) / 1000)} s\n`)
 }
 
-const result = { machine: machine(), date: started.toISOString(), mode: quick ? 'quick' : 'full', scenarios: rows }
+const result = { machine: startMachine, date: started.toISOString(), mode: quick ? 'quick' : 'full', scenarios: rows }
 const table = markdownTable(rows)
 console.log(table)
 mkdirSync(`${root}bench/results`, { recursive: true })
@@ -128,7 +129,7 @@ writeFileSync(`${root}bench/results/latest.json`, json)
 const m = result.machine
 writeFileSync(`${root}BENCHMARKS.md`, `# Benchmarks
 
-Latest ${result.mode} run: ${result.date} on ${m['cpus']} × ${m['cpuModel']}, ${m['memGB']} GB, Node ${m['node']}.
+Latest ${result.mode} run: ${result.date} on ${m['cpus']} × ${m['cpuModel']}, ${m['memGB']} GB, Node ${m['node']}, load average ${m['loadAvg1m']} at the start.
 Every scenario is measured against its baseline in the same run, on loopback, so machine noise mostly cancels:
 read the ratios, not the absolute numbers (the project machines are 2 shared cores).
 

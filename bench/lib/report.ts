@@ -2,7 +2,7 @@
  * Benchmark results: one row per measured figure, its baseline from the same run, the ratio and the target from
  * the issues. Written as bench/results/<date>.json, bench/results/latest.json and a markdown table (BENCHMARKS.md).
  */
-import { cpus, totalmem } from 'node:os'
+import { cpus, loadavg, totalmem } from 'node:os'
 
 export type Target = { op: '>=' | '<='; value: number; of: 'ratio' | 'value' }
 
@@ -34,7 +34,9 @@ export function skipped(name: string, metric: string, targetText: string, reason
 export const round = (n: number, digits = 1): number => Math.round(n * 10 ** digits) / 10 ** digits
 
 export function machine(): Record<string, unknown> {
-  return { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGB: round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` }
+  return { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGB: round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}`,
+    /** 1-minute load average when the run started: the project machines are shared. */
+    loadAvg1m: round(loadavg()[0]!, 2) }
 }
 
 const cell = (v: number | null | boolean) => (v === null ? '–' : typeof v === 'boolean' ? (v ? 'pass' : '**FAIL**') : String(v))
