@@ -5,10 +5,13 @@
  * idempotent, deleted files prune their CRs, CRs without the ownership label are left alone.
  */
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { parseAllDocuments } from 'yaml'
 import { API_VERSION, KIND } from '../src/offer/schema.ts'
 import { deleteOffer, writeOffer } from '../src/state/offerStore.ts'
 import { homePaths, type HomePaths } from '../src/state/home.ts'
@@ -102,4 +105,23 @@ test('status lists the ServiceOffers with their conditions; an unknown context i
   assert.equal(st.running, true)
   assert.deepEqual(st.offers?.map((o) => o.key), ['default/weather', 'shop/gitops'])
   await assert.rejects(() => kubernetesEngine(paths, { context: 'nope', helm }).status(), /context "nope" is not in your kubeconfig.*fake, other/)
+})
+
+test('the helm command stack up builds renders with the real chart (stack settings reach the ConfigMap)', async () => {
+  writeFileSync(join(paths.root, 'kubernetes-values.yaml'), 'image: {tag: "9.9.9"}\n')
+  helmCalls.length = 0
+  await engine().up({ publicUrl: 'https://shop.example.com', facilitator: 'https://fac.example.com' })
+  const args = helmCalls[0]!
+  assert.deepEqual(args.slice(0, 2), ['upgrade', '--install'])
+  const fetched = spawnSync(process.execPath, [fileURLToPath(new URL('../scripts/fetch-helm.mjs', import.meta.url))], { encoding: 'utf8' })
+  assert.equal(fetched.status, 0, fetched.stderr)
+  const templateArgs = ['template', ...args.slice(2).filter((a, i, all) => a !== '--create-namespace' && a !== '--kube-context' && all[i - 1] !== '--kube-context')]
+  const r = spawnSync(fetched.stdout.trim(), templateArgs, { encoding: 'utf8' })
+  assert.equal(r.status, 0, r.stderr)
+  const objs = parseAllDocuments(r.stdout).map((d) => d.toJS()).filter(Boolean) as any[]
+  const stack = objs.find((o) => o.kind === 'ConfigMap').data['stack.yaml']
+  assert.match(stack, /publicUrl: https:\/\/shop.example.com/)
+  assert.match(stack, /facilitator: https:\/\/fac.example.com/)
+  assert.ok(objs.filter((o) => o.kind === 'Deployment').every((d) => d.spec.template.spec.containers[0].image.endsWith(':9.9.9')))
+  assert.ok(objs.every((o) => !o.metadata.namespace || o.metadata.namespace === 'shop'))
 })
