@@ -114,6 +114,12 @@ test('vend demo pays the demo offer on the dev chain, twice, and survives a rest
   )
   assert.ok(!JSON.stringify(second).toLowerCase().includes(info.buyer.privateKey.slice(2).toLowerCase()), 'no private key in the JSON')
 
+  // The printed storefront URLs list the demo offer.
+  type Services = { services: { namespace: string; name: string; endpoint: string; priceAtomicUnits: string; payTo: string }[] }
+  const catalog = await fetch(second.urls.services).then((r) => r.json()) as Services
+  assert.deepEqual(catalog.services.map((x) => [x.namespace, x.name, x.endpoint, x.priceAtomicUnits, x.payTo]), [['demo', 'hello', second.urls.offer, '1000', DEMO_PAY_TO]])
+  assert.equal((await fetch(second.urls.storefront)).status, 200)
+
   // The built-in upstream answers loopback clients (the gateway itself); its paid offer is the way in.
   const health = await fetch(`http://${listen}/_vend/demo/health`)
   assert.equal(health.status, 200)
