@@ -88,3 +88,14 @@ test('postgres replicas: restarting one replica releases only its own interrupte
     assert.equal((await a!.get(theirs.id))?.status, 'verified', "another live replica's in-flight request is left alone")
   } finally { await Promise.all([a!.close(), b!.close()]) }
 })
+
+test('postgres: metered usage (upto) is recorded exactly before settling', async () => {
+  const [l] = await replicas(1)
+  try {
+    const r = await l!.recordVerified(samplePayment({ amount: 1_000_000n }))
+    assert.ok(r.ok)
+    await l!.recordUsage!(r.id, { chargedAmount: 123_457n, promptTokens: 12, completionTokens: 34, requirements: '{"scheme":"upto"}' })
+    const rec = await l!.get(r.id)
+    assert.deepEqual([rec?.chargedAmount, rec?.promptTokens, rec?.completionTokens, rec?.requirements], [123_457n, 12, 34, '{"scheme":"upto"}'])
+  } finally { await l!.close() }
+})

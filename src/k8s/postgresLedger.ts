@@ -143,6 +143,8 @@ export async function createPostgresLedger(o: PostgresLedgerOptions): Promise<Le
     setTxHash: (id, txHash) => update(id, 'tx_hash = $1', txHash),
     markSettled: (id, txHash, charged) =>
       update(id, "status = 'settled', tx_hash = $1, charged_amount = $2, settled_at = now(), next_attempt_at = NULL, error = NULL, attempts = attempts + 1", txHash, charged.toString()),
+    recordUsage: (id, u) => update(id, 'charged_amount = $1, prompt_tokens = $2, completion_tokens = $3, requirements = $4',
+      u.chargedAmount.toString(), u.promptTokens, u.completionTokens, u.requirements),
     markNotCharged: (id, reason) => update(id, "status = 'not_charged', error = $1, next_attempt_at = NULL, charged_amount = 0", reason),
     markFailed: (id, reason) => update(id, "status = 'failed', error = $1, next_attempt_at = NULL, charged_amount = 0, attempts = attempts + 1", reason),
     markExpired: (id) => update(id, "status = 'expired', next_attempt_at = NULL, charged_amount = 0"),
