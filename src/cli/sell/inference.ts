@@ -8,6 +8,7 @@ import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { InvalidInputError } from '../../errors/base.ts'
 import type { CliContext } from '../context.ts'
+import { chooseLocalUpstream } from '../commands/sellInference.ts'
 import { intFlag } from '../flagValues.ts'
 import {
   addClosingOptions, addPaymentOptions, addPlacementOptions, OFFER_FLAGS, offerBase, requireFlag, writeNewOffer, type OfferFlags,
@@ -53,8 +54,12 @@ Buyers call <endpoint>/v1/chat/completions; --per-mtok charges the tokens actual
 
 async function sellInference(ctx: CliContext, name: string, flags: InferenceFlags): Promise<void> {
   const model = requireFlag(flags.model, '--model is required: the model name buyers ask for.', 'Pass e.g. --model llama3.2.')
-  if ((flags.upstream === undefined) === (flags.modelFile === undefined)) {
-    throw new InvalidInputError(flags.upstream === undefined ? 'Give the model a source: --upstream or --model-file.' : '--upstream and --model-file cannot be combined.', {
+  if (flags.upstream === undefined && flags.modelFile === undefined) {
+    const found = await chooseLocalUpstream(ctx.io, model)
+    flags = { ...flags, upstream: found.url, api: flags.api ?? found.api }
+  }
+  if (flags.upstream !== undefined && flags.modelFile !== undefined) {
+    throw new InvalidInputError('--upstream and --model-file cannot be combined.', {
       hint: 'Use --upstream <url> for a model server you run, or --model-file <file.gguf> for the stack to serve the model itself.',
     })
   }
