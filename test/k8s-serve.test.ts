@@ -68,6 +68,9 @@ test('gateway role: serves the watched offers after its first sync', async () =>
     const paid = await fetch(`${gw.url}/services/weather/report`)
     assert.equal(paid.status, 402)
     assert.ok(paid.headers.get('payment-required'))
+    // the storefront lists what the replica serves
+    const services = await (await fetch(`${gw.url}/api/services.json`)).json() as { services?: { name?: string }[] }
+    assert.match(JSON.stringify(services), /weather/)
   } finally { await gw.stop() }
 })
 

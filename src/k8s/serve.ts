@@ -19,10 +19,12 @@ import { createPaymentGate } from '../payments/gate.ts'
 import { createSqliteLedger } from '../payments/ledger/sqliteLedger.ts'
 import type { Ledger } from '../payments/ledger/types.ts'
 import { createSettlementQueue, type PaymentsLog } from '../payments/settlement.ts'
-import type { DesiredOffer } from '../reconciler/types.ts'
+import type { CatalogEntry, DesiredOffer } from '../reconciler/types.ts'
 import { openDatabase } from '../state/db.ts'
 import type { OfferFileRecord } from '../state/offerStore.ts'
 import { baseUrl, splitHostPort, StackConfig } from '../state/stackConfig.ts'
+import { createStorefrontHandler } from '../storefront/createStorefrontHandler.ts'
+import { renderPaymentPage } from '../storefront/renderPaymentPage.ts'
 import { createController } from './controller.ts'
 import { createGatewayRole } from './gatewayRole.ts'
 import { loadKubeConfig } from './kubeConfig.ts'
@@ -126,9 +128,14 @@ export async function startKubernetesRole(role: Role, opts: ServeOptions = {}): 
   const queue = createSettlementQueue({ ledger, log, facilitatorFor: (row) => obs.registry.byId(row.facilitator, row.network) })
   const gate = createPaymentGate({ ledger, facilitators: obs.registry, queue, log })
   await queue.start()
-  const gateway = createGateway({ listen, baseUrl: () => baseUrl(config), paymentGate: gate })
+  let catalog: CatalogEntry[] = []
+  const storefront = createStorefrontHandler({ getCatalog: () => catalog, baseUrl: () => baseUrl(config) })
+  const gateway = createGateway({ listen, baseUrl: () => baseUrl(config), paymentGate: gate, systemHandler: storefront, renderPaymentPage })
   const addr = await gateway.start()
-  const gw = createGatewayRole({ kc, namespace, observe: obs.observe, log, apply: (routes) => gateway.setRoutes(obs.observers.routes(routes)) })
+  const gw = createGatewayRole({
+    kc, namespace, observe: obs.observe, log,
+    apply: (routes, entries) => { catalog = entries; gateway.setRoutes(obs.observers.routes(routes)) },
+  })
   reconcileNow = () => { void gw.reconcileNow().catch(() => {}) }
   await gw.start()
   return {
