@@ -94,3 +94,8 @@ test('route paths may end in a /* wildcard', () => {
   const [bad] = parseOfferDocuments(good.replace('spec:\n', 'spec:\n  routes:\n    - {path: "/a*b"}\n'), 'r.yaml')
   assert.ok(bad && !bad.ok && /routes\.0\.path/.test(bad.problem.message))
 })
+
+test('YAML that parses but cannot become data (unresolved alias) is a problem, not a crash', () => {
+  const [d] = parseOfferDocuments('*!', 'x.yaml')
+  assert.ok(d && !d.ok && /invalid YAML: Unresolved alias/.test(d.problem.message))
+})

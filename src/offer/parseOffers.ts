@@ -32,7 +32,15 @@ export function parseOfferDocuments(text: string, file: string): ParsedDocument[
       out.push({ ok: false, problem: { file, line: counter.linePos(e.pos[0]).line, message: `invalid YAML: ${e.message.split('\n')[0]}` } })
       continue
     }
-    const value = doc.toJS({ maxAliasCount: 50 }) as unknown
+    let value: unknown
+    try {
+      value = doc.toJS({ maxAliasCount: 50 })
+    } catch (err) {
+      // unresolved aliases, alias bombs: the YAML parses but cannot become data
+      const line = doc.contents?.range ? counter.linePos(doc.contents.range[0]).line : 1
+      out.push({ ok: false, problem: { file, line, message: `invalid YAML: ${(err as Error).message.split('\n')[0]}` } })
+      continue
+    }
     if (value === null || value === undefined) continue // empty document (e.g. trailing ---)
     const startLine = doc.contents?.range ? counter.linePos(doc.contents.range[0]).line : 1
     const res = ServiceOffer.safeParse(value)
