@@ -6,7 +6,7 @@
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { decodePaymentRequiredHeader } from '@x402/core/http'
+import { decodePaymentRequiredHeader, decodePaymentResponseHeader } from '@x402/core/http'
 import type { PaymentRequirements } from '@x402/core/types'
 import { toClientEvmSigner } from '@x402/evm'
 import { ExactEvmScheme } from '@x402/evm/exact/client'
@@ -100,10 +100,12 @@ test('non-streaming chat paid with upto: charged == (prompt + completion tokens)
 
   const n = (await stack.rows()).length
   const before = await balances()
-  const r = await buyer('llm').chat.completions.create(body)
+  const { data: r, response } = await buyer('llm').chat.completions.create(body).withResponse()
   const row = await lastRow(n + 1)
   const after = await balances()
   const charged = cost(r.usage!.prompt_tokens, r.usage!.completion_tokens)
+  const receipt = decodePaymentResponseHeader(response.headers.get('payment-response')!)
+  assert.deepEqual([receipt.success, receipt.amount, receipt.transaction], [true, String(charged), row.txHash])
   assert.equal(BigInt(accepts[0]!.amount), cost(r.usage!.prompt_tokens, 40), 'the maximum is the exact prompt + max_tokens')
   assert.equal(after.seller - before.seller, charged)
   assert.equal(before.buyer - after.buyer, charged)
@@ -172,6 +174,16 @@ test('exact fallback: a buyer without upto pays the advertised per-request maxim
   assert.equal(after.seller - before.seller, advertised)
   assert.equal(before.buyer - after.buyer, advertised)
   assert.equal(row.chargedAmount, advertised)
+})
+
+test('exact fallback: a stream the buyer abandons is not charged', async () => {
+  const n = (await stack.rows()).length
+  const before = await balances()
+  const stream = await buyer('llm', 'exact').chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'go on' }], max_tokens: 200, temperature: 0, stream: true })
+  for await (const c of stream) if (c.choices[0]?.delta.content) break
+  const row = await lastRow(n + 1)
+  assert.equal(row.status, 'not_charged')
+  assert.deepEqual(await balances(), before)
 })
 
 test('perRequest inference offers: only exact, the fixed price', async () => {
