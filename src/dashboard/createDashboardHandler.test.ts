@@ -159,3 +159,25 @@ test('dashboardToken reads the named environment variable and refuses a missing 
   assert.throws(() => dashboardToken({ dashboardToken: { env: 'DASH' } }, {}), (err: unknown) => err instanceof InvalidInputError && /DASH, which is not set/.test(err.message))
   assert.throws(() => dashboardToken({ dashboardToken: { env: 'DASH' } }, { DASH: 'short' }), InvalidInputError)
 })
+
+test('a summary is reused for cacheMs however often it is asked for, then computed afresh', async () => {
+  let t = Date.parse('2026-11-23T12:00:00.000Z')
+  const handler = createDashboardHandler({ db, getStatuses: () => [], getOffers: () => new Map(), now: () => new Date(t), cacheMs: 2000 })
+  const settled = async (): Promise<string> => {
+    let body = ''
+    const res = {
+      writeHead: () => res, end: (b?: Buffer) => { body = b?.toString('utf8') ?? '' },
+    } as unknown as http.ServerResponse
+    const req = { method: 'GET', headers: { host: '127.0.0.1' }, socket: { remoteAddress: '127.0.0.1' } } as unknown as http.IncomingMessage
+    assert.equal(await handler(req, res, new URL('http://127.0.0.1/dashboard/api/summary')), true)
+    return (JSON.parse(body) as DashboardSummary).totals.map((x) => x.settled.atomic).join(',')
+  }
+  const before = await settled()
+  const r = await createSqliteLedger(db).recordVerified(samplePayment({ amount: 1n, nonce: `0x${'cd'.repeat(32)}` }))
+  assert.ok(r.ok)
+  await createSqliteLedger(db).markSettled(r.id, TX, 1n)
+  t += 1999
+  assert.equal(await settled(), before)
+  t += 1
+  assert.notEqual(await settled(), before)
+})
