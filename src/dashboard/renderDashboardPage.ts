@@ -69,7 +69,7 @@ const money = (a: Amount, t: TokenTotals): string => `${e(a.amount)} <small>${e(
 
 function kpis(s: DashboardSummary): string {
   const tokenLines = (pick: (t: TokenTotals) => Amount, sub: string) => s.totals.length
-    ? s.totals.map((t) => `<div class="value" data-token="${e(t.token.network)}/${e(t.token.asset)}">${money(pick(t), t)}</div><div class="sub">${pick(t).count} ${sub} · ${e(t.token.chain)}</div>`).join('')
+    ? s.totals.map((t) => `<div class="value">${money(pick(t), t)}</div><div class="sub">${pick(t).count} ${sub} · ${e(t.token.chain)}</div>`).join('')
     : `<div class="value">0</div><div class="sub">no payments yet</div>`
   const requests = s.totals.reduce((n, t) => n + t.settled.count + t.pending.count + t.notCharged.count, 0)
   const ready = s.offers.filter((o) => o.state === 'ready' || o.state === 'published').length
