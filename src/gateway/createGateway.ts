@@ -379,7 +379,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       else ctx.res.destroy()
       return
     }
-    const p = prepare(ctx.route, kind, read.body, maxPaidBodyBytes)
+    const p = prepare(ctx.route, kind, read.body)
     if (!p.ok) { sendJson(ctx.res, p.status, p.body as unknown as Record<string, unknown>); return }
     const withInference: ChallengeContext = { ...ctx, inference: p }
     if (handlePaid) { await handlePaid(withInference, { path: inferenceUpstreamPath(basePath, p.upstreamPath), body: p.upstreamBody }); return }

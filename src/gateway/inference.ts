@@ -54,9 +54,9 @@ export function readBody(req: IncomingMessage, max: number): Promise<ReadBody> {
   })
 }
 
-/** Validate and price one request body for a paid inference endpoint. */
-export function prepare(route: CompiledRoute, kind: Parameters<typeof prepareInference>[0], body: Buffer, maxBodyBytes: number): PreparedInference | InvalidRequest {
-  return prepareInference(kind, body, { ...pricingFor(route), maxBodyBytes })
+/** Validate and price one request body for a paid inference endpoint (bodies above the inference limit: 413). */
+export function prepare(route: CompiledRoute, kind: Parameters<typeof prepareInference>[0], body: Buffer): PreparedInference | InvalidRequest {
+  return prepareInference(kind, body, pricingFor(route))
 }
 
 /**
