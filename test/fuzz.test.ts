@@ -161,7 +161,8 @@ test('OpenAI request bodies: validateRequest never throws; a refusal is a 400/41
 })
 
 test('CLI arguments: main() never throws; a failure is one stderr line and a non-zero exit', async () => {
-  const home = mkdtempSync(join(tmpdir(), 'vend-fuzz-cli-'))
+  const root = mkdtempSync(join(tmpdir(), 'vend-fuzz-cli-'))
+  let n = 0
   try {
     // Commands that serve, follow logs or talk to a chain or a remote URL are left out: they wait by design.
     const words = ['sell', 'http', 'inference', 'list', 'show', 'edit', 'stop', 'delete', 'get', 'offers', 'stack', 'status', 'down', 'purge', 'info', 'ledger', 'earnings',
@@ -172,6 +173,7 @@ test('CLI arguments: main() never throws; a failure is one stderr line and a non
       if (argv.includes('serve') || argv.includes('up') || argv.includes('logs')) return
       let out = ''
       let err = ''
+      const home = join(root, String(n++)) // a fresh VEND_HOME per run: a failure reproduces from its arguments alone
       const base = defaultContext({ VEND_HOME: home, VEND_NO_PROMPT: '1' })
       const ctx: CliContext = {
         ...base,
@@ -179,9 +181,10 @@ test('CLI arguments: main() never throws; a failure is one stderr line and a non
         canPrompt: () => false,
         engine: () => { throw new BaseError('No daemon in this test.', { hint: 'None.' }) },
       }
+      if (n === 1) await main(['--help'], ctx) // load every command module before timing anything
       let timer: NodeJS.Timeout | undefined
-      const code = await Promise.race([main(argv, ctx), new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`vend ${argv.join(' ')} hung`)), 10_000) })]).finally(() => clearTimeout(timer))
-      assert.equal(typeof code, 'number')
+      const code = await Promise.race([main(argv, ctx), new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`vend ${argv.join(' ')} hung`)), 30_000) })]).finally(() => clearTimeout(timer))
+      assert.equal(typeof code, 'number', out)
       if (code !== 0) {
         assert.equal(err.trimEnd().split('\n').length, 1, `vend ${JSON.stringify(argv)} -> ${code}: stderr is not one line:\n${err}`)
         assert.match(err, /^vend: /)
@@ -189,6 +192,6 @@ test('CLI arguments: main() never throws; a failure is one stderr line and a non
       }
     }), { numRuns: 200 })
   } finally {
-    rmSync(home, { recursive: true, force: true })
+    rmSync(root, { recursive: true, force: true })
   }
 })
