@@ -39,8 +39,9 @@ export function v1NetworkName(chainId: number, caip2: string): string {
 }
 
 /**
- * Atomic amount one request is charged up front. perRequest: the price. perMTok (inference): the price of
- * model.maxTokens tokens, rounded up, because the exact scheme needs a fixed amount before the work is done.
+ * Atomic amount of the route's precompiled challenge. perRequest: the price. perMTok: the price of
+ * model.maxTokens tokens, rounded up; inference routes never send it: their 402 carries the maximum of the
+ * request's own body (prompt + max_tokens, see gateway/inference.ts and payments/meteredGate.ts).
  */
 export function requestAmount(price: ResolvedPrice, resolved: ResolvedOffer): bigint {
   if (price.unit === 'perRequest') return price.atomic

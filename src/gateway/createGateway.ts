@@ -3,7 +3,8 @@
  *
  * Per request: system paths (/healthz, /readyz, /metrics, storefront) → offer by longest path prefix → sub-route
  * → health / limits → free: stream to the upstream; paid without payment: 402 challenge; paid with a payment
- * header: hand over to the PaymentGate. The route table is compiled in setRoutes() and swapped by one reference
+ * header: hand over to the PaymentGate. Inference offers first go through their OpenAI surface (gateway/inference.ts):
+ * GET /v1/models here, the body validated and priced before any 402. The route table is compiled in setRoutes() and swapped by one reference
  * assignment, so a request never sees a half-built table.
  */
 import { EventEmitter } from 'node:events'
