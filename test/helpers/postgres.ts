@@ -49,10 +49,14 @@ export async function startPostgres(): Promise<TestPostgres> {
   run('initdb', ['-D', data, '-U', 'vend', '-A', 'trust', '--no-sync', '-E', 'UTF8'])
   run('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-o',
     `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50`, 'start'])
-  return {
-    url: `postgres://vend@127.0.0.1:${port}/postgres`,
-    async stop() {
-      try { run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']) } finally { rmSync(dir, { recursive: true, force: true }) }
-    },
+  let stopped = false
+  const stop = () => {
+    if (stopped) return
+    stopped = true
+    process.off('exit', stop)
+    try { run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']) } finally { rmSync(dir, { recursive: true, force: true }) }
   }
+  // a test process that ends without its after() hook (timeout, uncaught error) still leaves no server behind
+  process.on('exit', stop)
+  return { url: `postgres://vend@127.0.0.1:${port}/postgres`, stop: async () => stop() }
 }
