@@ -52,7 +52,8 @@ export const Payment = z.object({
   facilitator: z.string().min(1).optional(),
 }).strict()
 
-const routePath = z.string().regex(/^\/[A-Za-z0-9._~\-/]*(?<=\/)\*$|^\/[A-Za-z0-9._~\-/]*$/, 'must be a path relative to the offer, like /submit, or a prefix ending in /*, like /jobs/* (or /* for everything)').max(512)
+// RE2-compatible (Kubernetes compiles CRD patterns with RE2: no lookbehind).
+const routePath = z.string().regex(/^\/[A-Za-z0-9._~\-/]*$|^\/([A-Za-z0-9._~\-/]*\/)?\*$/, 'must be a path relative to the offer, like /submit, or a prefix ending in /*, like /jobs/* (or /* for everything)').max(512)
 
 export const Route = z.object({
   path: routePath,
