@@ -78,7 +78,9 @@ export function createPaymentGate(opts: PaymentGateOptions): PaymentGate {
 
   /** Owed now, settled by the queue (optimistic). */
   async function owe(id: number): Promise<void> {
-    await ledger.markSettling(id, Date.now())
+    // leased like settleNow: this process's queue takes it at once (submit ignores the due time); another
+    // replica sharing the ledger only after the lease, so one payment is never settled by two replicas
+    await ledger.markSettling(id, Date.now() + SETTLE_LEASE_MS)
     queue.submit(id)
   }
 
