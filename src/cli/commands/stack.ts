@@ -8,15 +8,16 @@ import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import type { StackUpOptions } from '../../engine/api.ts'
 import { BaseError, InvalidInputError } from '../../errors/base.ts'
-import type { HomePaths } from '../../state/home.ts'
+import { assertName, type HomePaths } from '../../state/home.ts'
+import { readStackConfig, writeStackConfig } from '../../state/stackConfig.ts'
 import type { CliContext } from '../context.ts'
-import { engineFor } from '../engine.ts'
+import { engineFor, type EngineChoice } from '../engine.ts'
 import { intFlag } from '../flagValues.ts'
 import { json } from '../format.ts'
 import { printLogs } from '../stack/logs.ts'
 import { printStatus } from '../stack/status.ts'
 
-type UpFlags = { listen?: string; publicUrl?: string; facilitator?: string; dev?: boolean; devChainId?: string; devJoin?: string; json?: boolean }
+type UpFlags = { listen?: string; publicUrl?: string; facilitator?: string; dev?: boolean; devChainId?: string; devJoin?: string; json?: boolean; engine?: string; context?: string; namespace?: string }
 
 export function register(program: Command, ctx: CliContext): void {
   const stack = program.command('stack')
@@ -37,13 +38,18 @@ Examples:
     .option('--dev', 'start (or reuse) a local dev chain with test USDC and settle payments on it')
     .option('--dev-chain-id <id>', 'chain id of the dev chain: 31337 (default) or 84532 (Base Sepolia-shaped)')
     .option('--dev-join <rpc-url>', 'use another stack\'s dev chain instead of starting one')
+    .option('--engine <engine>', 'embedded (one local daemon, the default) or kubernetes (the Helm chart plus one ServiceOffer per file); saved in stack.yaml')
+    .option('--context <context>', 'kubeconfig context for --engine kubernetes')
+    .option('--namespace <namespace>', 'Kubernetes namespace for --engine kubernetes (default: vend)')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', `
 Examples:
   vend stack up
   vend stack up --listen 0.0.0.0:8402 --public-url https://api.example.com
-  vend stack up --dev --dev-chain-id 84532`)
+  vend stack up --dev --dev-chain-id 84532
+  vend stack up --engine kubernetes --context prod --namespace vend`)
     .action(async (flags: UpFlags) => {
+      const choice = flags.engine !== undefined || flags.context !== undefined || flags.namespace !== undefined ? engineChoice(flags) : undefined
       const opts: StackUpOptions = {}
       if (flags.listen !== undefined) opts.listen = checkListen(flags.listen)
       if (flags.publicUrl !== undefined) opts.publicUrl = checkUrl(flags.publicUrl, '--public-url')
@@ -57,8 +63,9 @@ Examples:
         opts.devJoin = checkUrl(flags.devJoin, '--dev-join')
         opts.dev = true
       }
-      const engine = await engineFor(ctx)
+      const engine = choice ? await engineFor(ctx, choice) : await engineFor(ctx)
       const r = await engine.up(opts)
+      if (choice) saveEngineChoice(ctx, choice) // only once the stack came up: bad input writes nothing
       if (flags.json) return ctx.io.out(json(r))
       ctx.io.err(r.alreadyRunning ? `✓ Stack was already running (pid ${r.pid}) on ${r.listen}` : `✓ Stack is up (pid ${r.pid}) on ${r.listen}`)
       ctx.io.out([
@@ -134,10 +141,50 @@ Example:
 
   program.command('serve')
     .description('Run the stack daemon in the foreground (what `stack up` starts in the background).')
-    .action(async () => {
+    .option('--engine <engine>', 'embedded (default) or kubernetes (inside a cluster, with --role)')
+    .option('--role <role>', 'with --engine kubernetes: controller or gateway')
+    .action(async (flags: { engine?: string; role?: string }) => {
+      const engine = flags.engine ?? 'embedded'
+      if (engine === 'kubernetes') {
+        if (flags.role !== 'controller' && flags.role !== 'gateway') throw new InvalidInputError(`--engine kubernetes needs --role controller or --role gateway${flags.role ? `, not "${flags.role}"` : ''}.`)
+        const { runKubernetesRole } = await import('../../k8s/serve.ts')
+        return runKubernetesRole(flags.role)
+      }
+      if (engine !== 'embedded') throw new InvalidInputError(`Unknown --engine "${engine}".`, { hint: 'Use embedded or kubernetes.' })
+      if (flags.role !== undefined) throw new InvalidInputError('--role is only for --engine kubernetes.')
       const { runDaemon } = await import('../../engine/daemon.ts')
       await runDaemon(ctx.paths())
     })
+}
+
+/** `stack up --engine/--context/--namespace`, validated before anything runs. */
+function engineChoice(flags: UpFlags): EngineChoice {
+  const engine = flags.engine ?? 'kubernetes'
+  if (engine !== 'embedded' && engine !== 'kubernetes') throw new InvalidInputError(`Unknown --engine "${engine}".`, { hint: 'Use embedded or kubernetes.' })
+  if (engine === 'embedded') {
+    if (flags.context !== undefined || flags.namespace !== undefined) throw new InvalidInputError('--context and --namespace are only for --engine kubernetes.')
+    return { engine }
+  }
+  return {
+    engine,
+    ...(flags.context !== undefined ? { context: flags.context } : {}),
+    ...(flags.namespace !== undefined ? { namespace: assertName(flags.namespace, 'namespace', '--namespace') } : {}),
+  }
+}
+
+/** The choice is kept in stack.yaml, like every other `up` flag, so later commands talk to the same engine. */
+function saveEngineChoice(ctx: CliContext, choice: EngineChoice): void {
+  const paths = ctx.paths()
+  const config = readStackConfig(paths)
+  config.engine = choice.engine
+  if (choice.engine === 'kubernetes') {
+    config.kubernetes = {
+      ...(config.kubernetes ?? { namespace: 'vend' }),
+      ...(choice.context !== undefined ? { context: choice.context } : {}),
+      ...(choice.namespace !== undefined ? { namespace: choice.namespace } : {}),
+    }
+  }
+  writeStackConfig(paths, config)
 }
 
 /** Only ever delete something that is a Vend home: never /, the user's home, or a foreign directory. */
