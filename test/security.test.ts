@@ -127,7 +127,6 @@ test('VEND_HOME is private: directories 0700, files 0600 (keystore, state, datab
       const st = lstatSync(p)
       if (st.isSymbolicLink()) continue
       const rel = p.slice(home.home.length + 1)
-      if (/^state\/devchain\/anvil-state-/.test(rel)) continue // written by anvil itself: the todo test below
       seen.add(rel)
       if ((st.mode & 0o077) !== 0) loose.push(`${rel} ${(st.mode & 0o777).toString(8)}`)
       if (st.isDirectory()) walk(p)
@@ -141,7 +140,7 @@ test('VEND_HOME is private: directories 0700, files 0600 (keystore, state, datab
   assert.deepEqual(loose, [], 'files or directories readable by other users')
 })
 
-test('the dev chain state file written by anvil is private too', { todo: 'anvil writes state/devchain/anvil-state-<id>.json with the umask (0644)' }, () => {
+test('the dev chain state file written by anvil is private too', () => {
   const dir = join(home.home, 'state', 'devchain')
   for (const name of readdirSync(dir).filter((n) => n.startsWith('anvil-state-'))) {
     assert.equal(lstatSync(join(dir, name)).mode & 0o077, 0, `${name} is ${(lstatSync(join(dir, name)).mode & 0o777).toString(8)}`)
@@ -154,10 +153,10 @@ test('control surfaces answer loopback clients only', { skip: lanAddress ? false
     const r = await rawRequest(`${base()}${path}`, { method: path.endsWith('models') ? 'GET' : 'POST', headers: { 'content-type': 'application/json' }, body: path.endsWith('models') ? undefined : '{}' })
     assert.equal(r.status, 403, `${path} from ${host}: ${r.status} ${r.body.slice(0, 200)}`)
   }
-  // The dashboard (when the daemon mounts it) is for this machine or the operator's token only.
+  // The dashboard is for this machine or the operator's token only.
   for (const path of ['/dashboard', '/dashboard/api/summary']) {
     const r = await rawRequest(`${base()}${path}`)
-    assert.ok(r.status === 401 || r.status === 403 || r.status === 404, `${path} from ${host}: ${r.status}`)
+    assert.equal(r.status, 403, `${path} from ${host}: ${r.status}`)
   }
   // The control socket is a unix socket in a private directory.
   const sock = join(home.home, 'state', 'vend.sock')
@@ -223,7 +222,7 @@ test('slow clients: a request head sent byte by byte is answered 408 and the con
   assert.match(await slowClient!, /^HTTP\/1\.1 408/)
 })
 
-test('slow clients are cut off within the server\'s headersTimeout', { todo: 'the gateway server keeps node\'s default connectionsCheckingInterval (30 s), so a 1 s headersTimeout closes after ~30 s' }, async () => {
+test('slow clients are cut off within the server\'s headersTimeout', async () => {
   const g = await startGateway({ headersTimeoutMs: 1000 }, [])
   try {
     const closed = await Promise.race([slowloris(g.port).then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 3000))])

@@ -82,7 +82,10 @@ export async function startAnvil(o: AnvilStart): Promise<number> {
   const log = openSync(o.logFile, 'a', 0o600)
   let exited: { code: number | null; signal: string | null } | undefined
   let spawnError: Error | undefined
-  const child = spawn(o.binary, args, { detached: true, stdio: ['ignore', log, log] })
+  // anvil writes its state file with the process umask: keep it private like the rest of VEND_HOME
+  const umask = process.umask(0o077)
+  let child: ReturnType<typeof spawn>
+  try { child = spawn(o.binary, args, { detached: true, stdio: ['ignore', log, log] }) } finally { process.umask(umask) }
   closeSync(log)
   child.once('error', (err) => { spawnError = err })
   child.once('exit', (code, signal) => { exited = { code, signal } })

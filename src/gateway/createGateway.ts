@@ -393,6 +393,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
     headersTimeout: opts.headersTimeoutMs ?? 15_000,
     requestTimeout: opts.requestTimeoutMs ?? 300_000,
     keepAliveTimeout: 5_000,
+    // node checks headers/request timeouts only this often (default 30 s): slow clients must go in time
+    connectionsCheckingInterval: 1_000,
   }, onRequest)
 
   return {
