@@ -2,6 +2,7 @@ import { test, after, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { decodePaymentRequiredHeader } from '@x402/core/http'
 import type { Gateway } from '../gateway/createGateway.ts'
+import { formatAtomic } from '../offer/price.ts'
 import { renderPaymentPage } from './renderPaymentPage.ts'
 import { FULL, PAY_TO, reconcileFixtures, startGatewayWithStorefront, WEATHER } from './testing/catalog.ts'
 
@@ -46,24 +47,42 @@ test('the 402 page of an 18-decimal token shows its smallest unit in full', asyn
 test('the 402 page of a 12.5 USDC route and of an inference offer', async () => {
   const report = await (await fetch(`${base}/reports/report`, { method: 'POST', headers: browser })).text()
   assert.ok(report.includes('<div class="amount">12.5 USDC</div>'))
-  const llm = await fetch(`${base}/services/qwen`, { headers: browser })
+  // inference: the price depends on the request body (prompt + max_tokens), so the browser POSTs a chat body
+  const llm = await fetch(`${base}/services/qwen/v1/chat/completions`, {
+    method: 'POST', headers: { ...browser, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'qwen3:0.6b', messages: [{ role: 'user', content: 'hi' }], max_tokens: 1024 }),
+  })
   assert.equal(llm.status, 402)
   const html = await llm.text()
-  const amount = decodePaymentRequiredHeader(llm.headers.get('payment-required')!).accepts[0]!.amount
-  assert.equal(amount, '1280') // 1.25 USDC per MTok x 1024 max tokens, rounded up
-  assert.ok(html.includes('<div class="amount">0.00128 USDC</div>'))
-  assert.ok(html.includes('per request (1.25 USDC/MTok × up to 1024 tokens)'))
-  assert.ok(html.includes(`vend pay -X POST -H &#39;content-type: application/json&#39; -d &#39;{&quot;model&quot;:&quot;qwen3:0.6b&quot;`))
+  const accepts = decodePaymentRequiredHeader(llm.headers.get('payment-required')!).accepts
+  const amount = BigInt(accepts[0]!.amount)
+  assert.ok(amount > 1280n, `covers the prompt on top of 1024 tokens at 1.25 USDC/MTok: ${amount}`)
+  assert.ok(html.includes(`<div class="amount">${formatAtomic(amount, 6)} USDC</div>`))
   assert.ok(html.includes(`${base}/services/qwen/v1/chat/completions</code>`))
 })
 
 test('the discovery documents advertise exactly the amounts the gateway asks for', async () => {
   const wk = await (await fetch(`${base}/.well-known/x402`)).json() as { resources: { resource: string; method: string; accepts: unknown[] }[] }
   for (const r of wk.resources) {
-    const res = await fetch(r.resource, { method: r.method, headers: { 'content-type': 'application/json' }, body: r.method === 'GET' ? null : '{}' })
+    const kind = /\/v1\/(chat\/completions|completions|embeddings)$/.exec(r.resource)?.[1]
+    const inference = kind !== undefined
+    // an inference price depends on the body; discovery shows the amount for max_tokens with an empty prompt
+    const model = 'qwen3:0.6b'
+    const inferenceBody = kind === 'chat/completions' ? { model, messages: [{ role: 'user', content: '' }] } : kind === 'completions' ? { model, prompt: '' } : { model, input: '' }
+    const body = r.method === 'GET' ? null : inference ? JSON.stringify(inferenceBody) : '{}'
+    const res = await fetch(r.resource, { method: r.method, headers: { 'content-type': 'application/json' }, body })
     assert.equal(res.status, 402, r.resource)
     await res.arrayBuffer()
-    assert.deepEqual(decodePaymentRequiredHeader(res.headers.get('payment-required')!).accepts, r.accepts, r.resource)
+    const asked = decodePaymentRequiredHeader(res.headers.get('payment-required')!).accepts
+    if (!inference) { assert.deepEqual(asked, r.accepts, r.resource); continue }
+    const advertised = r.accepts as typeof asked
+    const exactAsked = asked.find((a) => a.scheme === 'exact')!
+    const exactAdvertised = advertised.find((a) => a.scheme === 'exact')!
+    assert.deepEqual({ ...exactAsked, amount: '' }, { ...exactAdvertised, amount: '' }, r.resource)
+    // generation is priced for prompt + max_tokens, so it asks at least the advertised max_tokens amount;
+    // embeddings are priced for their input only
+    if (kind !== 'embeddings') assert.ok(BigInt(exactAsked.amount) >= BigInt(exactAdvertised.amount), `${exactAsked.amount} covers the advertised ${exactAdvertised.amount} plus the prompt`)
+    else assert.ok(BigInt(exactAsked.amount) > 0n)
   }
 })
 

@@ -98,8 +98,14 @@ test('402 page: a browser opening a paid URL sees the price, network, payTo and 
 
   await page.goto(`${base}/services/tiny`)
   assert.equal(await page.textContent('.amount'), '0.000000000000000001 OBOL')
-  await page.goto(`${base}/services/qwen`)
-  assert.equal(await page.textContent('.amount'), '0.00128 USDC')
+  // inference is priced from the request body, so its 402 page answers a POSTed chat request
+  const llm = await page.request.post(`${base}/services/qwen/v1/chat/completions`, {
+    headers: { accept: 'text/html', 'content-type': 'application/json' },
+    data: { model: 'qwen3:0.6b', messages: [{ role: 'user', content: 'hi' }] },
+  })
+  assert.equal(llm.status(), 402)
+  await page.setContent(await llm.text())
+  assert.match((await page.textContent('.amount')) ?? '', /^0\.001\d* USDC$/)
   await page.screenshot({ path: `${ARTIFACTS}payment-page-inference.png`, fullPage: true })
   assert.deepEqual(problems.filter((p) => !/status of 402/.test(p)), [])
   await page.context().close()
