@@ -95,7 +95,9 @@ test('a settlement owed by a replica that is killed mid-settlement is finished b
   await chain.rpc('evm_mine')
   // replica B claims the row once A's lease has run out, finds A's transaction on chain and completes the row with it
   const settled = await until(async () => { const r = await ledger.get(pending.id); return r?.status === 'settled' ? r : undefined })
-  assert.equal(settled.txHash, pending.txHash)
+  // the recorded transaction is A's (possibly re-broadcast by A before it died: same nonce), mined and successful
+  const receipt = await chain.rpc<{ status: string; from: string } | null>('eth_getTransactionReceipt', [settled.txHash])
+  assert.equal(receipt?.status, '0x1', `settled with a successful transaction (A sent ${pending.txHash}, recorded ${settled.txHash})`)
   const [buyer1, payTo1] = await balances()
   assert.equal(buyer0 - buyer1, PRICE)
   assert.equal(payTo1 - payTo0, PRICE)
