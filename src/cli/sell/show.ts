@@ -64,7 +64,7 @@ Examples:
         throw new BaseError(`Offer ${namespace}/${name} does not exist.`, { hint: 'Run `vend sell list -A` to see the offers.' })
       }
       if (flags.json) {
-        return ctx.io.out(json({ ...rowJson(row), agentId: row.status?.agentId ?? null, drainEndsAt: row.status?.drainEndsAt ?? null }))
+        return ctx.io.out(json({ ...rowJson(row), agentId: row.status?.agentId ?? null, registrationTxHash: row.status?.registrationTxHash ?? null, drainEndsAt: row.status?.drainEndsAt ?? null }))
       }
       ctx.io.out(details(row).join('\n'))
     })
@@ -87,6 +87,7 @@ function details(row: OfferRow): string[] {
     for (const rt of r.routes) lines.push(`Route:       ${r.path}${rt.path}  ${rt.gate === 'free' ? 'free' : `${rt.price.decimal} ${r.asset.symbol}`}`)
     if (row.status?.drainEndsAt) lines.push(`Draining:    until ${row.status.drainEndsAt}`)
     if (row.status?.agentId) lines.push(`Agent ID:    ${row.status.agentId}`)
+    if (row.status?.registrationTxHash) lines.push(`Registered:  ${row.status.registrationTxHash}`)
   }
   if (row.problem) lines.push(`Problem:     ${row.problem.file}${row.problem.line ? `:${row.problem.line}` : ''}: ${row.problem.message}`)
   lines.push('Conditions:', ...conditionLines(row.conditions))
