@@ -14,6 +14,7 @@ import type { FacilitatorRegistry } from './facilitators/registry.ts'
 import { FacilitatorUnavailableError, type Facilitator } from './facilitators/types.ts'
 import type { Ledger } from './ledger/types.ts'
 import { fromFacilitator, refusal, unavailable, type Refusal } from './reasons.ts'
+import { openPaidUpstream } from './openPaidUpstream.ts'
 import { settleRow, type PaymentsLog, type SettlementQueue, type SettleOutcome, type SettleRow } from './settlement.ts'
 import { matchPayment, receiptHeader, type MatchedPayment } from './wire.ts'
 import { createMeteredGate } from './meteredGate.ts'
@@ -124,19 +125,8 @@ export function createPaymentGate(opts: PaymentGateOptions): PaymentGate {
       const id = lock.id
       const row: SettleRow = { ...record, id, txHash: undefined, attempts: 0 }
 
-      let up: UpstreamResponse
-      try {
-        up = await ctx.openUpstream()
-      } catch (err) {
-        await ledger.markNotCharged(id, err instanceof UpstreamError ? `upstream_${err.kind}` : 'upstream_error')
-        if (err instanceof UpstreamError) ctx.sendUpstreamError(err); else throw err
-        return
-      }
-      if (up.statusCode >= 400) {
-        await ledger.markNotCharged(id, `upstream_status_${up.statusCode}`)
-        await ctx.sendUpstream(up)
-        return
-      }
+      const up = await openPaidUpstream(ctx, ledger, id)
+      if (!up) return
 
       const sse = String(up.headers['content-type'] ?? '').includes('text/event-stream')
       if (sse || Number(up.headers['content-length'] ?? 0) > maxBuffered) {

@@ -19,6 +19,7 @@ import type { FacilitatorRegistry } from './facilitators/registry.ts'
 import { FacilitatorUnavailableError, type Facilitator } from './facilitators/types.ts'
 import type { Ledger } from './ledger/types.ts'
 import { fromFacilitator, refusal, unavailable, type Refusal } from './reasons.ts'
+import { openPaidUpstream } from './openPaidUpstream.ts'
 import { settleRow, type PaymentsLog, type SettlementQueue, type SettleOutcome, type SettleRow } from './settlement.ts'
 import { exactV1, matchMeteredPayment, meteredAccepts, meteredReceipt, type InferencePayment } from './upto.ts'
 
@@ -114,19 +115,8 @@ export function createMeteredGate(opts: MeteredGateOptions): MeteredGate {
       if (!lock.ok) { refuse(refusal('invalid_exact_evm_nonce_already_used', 'This payment authorization has already been used; sign a new one.')); return }
       const id = lock.id
 
-      let up: UpstreamResponse
-      try {
-        up = await ctx.openUpstream()
-      } catch (err) {
-        await ledger.markNotCharged(id, err instanceof UpstreamError ? `upstream_${err.kind}` : 'upstream_error')
-        if (err instanceof UpstreamError) ctx.sendUpstreamError(err); else throw err
-        return
-      }
-      if (up.statusCode >= 400) {
-        await ledger.markNotCharged(id, `upstream_status_${up.statusCode}`)
-        await ctx.sendUpstream(up)
-        return
-      }
+      const up = await openPaidUpstream(ctx, ledger, id)
+      if (!up) return
       const meter = prep.meter()
       const sse = String(up.headers['content-type'] ?? '').includes('text/event-stream')
       if (sse) await streamed(ctx, up, meter, fac, p, id)
