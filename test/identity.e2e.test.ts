@@ -95,7 +95,9 @@ test('dev chain: sell with defaults registers automatically, tokenURI is the ser
   assert.ok(file.services.some((s) => s.name === 'web' && s.endpoint === weather.endpoint), `weather endpoint ${weather.endpoint} in ${JSON.stringify(file.services)}`)
   assert.deepEqual(file.registrations, [{ agentId: Number(agentId), agentRegistry: `eip155:31337:${IDENTITY_REGISTRY_TESTNET}` }])
 
-  // (3) Operator registration fields survive verbatim. "a-forecast" sorts first, so its block names the agent.
+  // (3) Operator registration fields survive verbatim. The oldest published offer names the agent, so weather
+  // (sold with defaults) goes first and a-forecast, sold with the operator's fields, is then the one named.
+  await run(['sell', 'delete', 'weather', '--yes'])
   const name = 'Forecast Agent — “verbatim” <b>ünïcode</b>'
   const description = '  Hourly forecasts; 100% x402-paid.\nSecond line.  '
   await run(['sell', 'http', 'a-forecast', '--upstream', upstream.url, '--price', '0.002', '--pay-to', PAY_TO, '--chain', 'local',
@@ -120,7 +122,7 @@ test('dev chain: sell with defaults registers automatically, tokenURI is the ser
   assert.equal(await (await registry()).balanceOf(wallet), 1n)
   await run(['stack', 'down', '--yes'])
   await run(up)
-  const again = await registered('weather')
+  const again = await registered('a-forecast')
   assert.equal(String(again.agentId), String(agentId))
   const reread = await registry()
   assert.equal(await reread.balanceOf(wallet), 1n)

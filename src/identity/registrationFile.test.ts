@@ -107,3 +107,11 @@ test('no published offers: active false, services empty, registrations kept; the
   assert.equal(file.name, OPERATOR.name)
   assert.equal(file.x402Support, true)
 })
+
+test('the oldest published offer names the agent, whatever the names sort as', () => {
+  const older = { ...entry(offer('zeta', { registration: { ...OPERATOR, name: 'First Seller' } })), createdAt: 1 }
+  const newer = { ...entry(offer('alpha', { registration: { ...OPERATOR, name: 'Came Later' } })), createdAt: 2 }
+  for (const catalog of [[older, newer], [newer, older]]) {
+    assert.equal(buildRegistrationFile({ catalog, baseUrl: 'https://seller.example', identities }).name, 'First Seller')
+  }
+})

@@ -60,7 +60,8 @@ export function agentUriFor(publicUrl: string): string {
 
 export function buildRegistrationFile(input: RegistrationFileInput): RegistrationFile {
   const published = input.catalog.filter((e) => e.resolved.offer.spec.registration.enabled)
-  const first = published[0]
+  // the oldest published offer names the agent (like path ownership), so adding offers never renames it
+  const first = [...published].sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0) || (a.key < b.key ? -1 : 1))[0]
   const owner = input.owner ?? (first ? ownerRegistration(first.resolved.offer) : undefined)
   const profile = input.profile ?? {}
   const base = input.baseUrl.replace(/\/+$/, '')

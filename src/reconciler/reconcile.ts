@@ -108,7 +108,7 @@ export function reconcile(desired: readonly DesiredOffer[], obs: Observations): 
 
     const status = finish(d, r, conditions, obs, nowIso, drainState === 'draining' ? drainEnds : undefined, ro)
     statuses.set(d.key, status)
-    if (status.operationallyReady) catalog.push({ key: d.key, resolved: r, status, registrationPending: reg.enabled && getCondition(conditions, 'Registered')?.status !== 'True' })
+    if (status.operationallyReady) catalog.push({ key: d.key, resolved: r, status, registrationPending: reg.enabled && getCondition(conditions, 'Registered')?.status !== 'True', createdAt: d.createdAt })
   }
 
   routes.sort((a, b) => (a.key < b.key ? -1 : 1))

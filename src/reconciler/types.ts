@@ -103,6 +103,8 @@ export type CatalogEntry = {
   resolved: ResolvedOffer
   status: OfferStatus
   registrationPending: boolean
+  /** When the stack first saw the offer (ms): the oldest registered offer names the stack's agent. */
+  createdAt?: number
 }
 
 export type ReconcileResult = {
