@@ -13,7 +13,7 @@ import type { Ledger } from '../payments/ledger/types.ts'
 import type { Db } from '../state/db.ts'
 import type { HomePaths } from '../state/home.ts'
 import { createBudgetBook } from './budget.ts'
-import { callPurchase, type LocalRefusal, type PurchaseCall } from './payPurchase.ts'
+import type { LocalRefusal, PurchaseCall } from './payPurchase.ts'
 import { modelId, type Purchase } from './purchaseSchema.ts'
 import { createPurchaseStatsStore, type PurchaseStatsStore } from './purchaseStats.ts'
 import { createPurchaseCache, type PurchaseCache } from './purchaseStore.ts'
@@ -153,6 +153,8 @@ export function createBuyerHandler(opts: BuyerHandlerOptions): BuyerHandler {
     }
     const abort = new AbortController()
     res.once('close', () => { if (!res.writableFinished) abort.abort() })
+    // payPurchase.ts pulls the x402 client SDK (and viem): loaded on the first purchase, not at daemon start.
+    const { callPurchase } = await import('./payPurchase.ts')
     const result = await callPurchase(p, { ...call, signal: abort.signal }, { ledger: opts.ledger, book, account, ...(opts.fetch ? { fetch: opts.fetch } : {}) })
     if (!result.ok) {
       stats.count(name, result.refusal.message)

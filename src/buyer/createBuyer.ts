@@ -7,7 +7,6 @@
  */
 import type { LocalAccount } from 'viem'
 import { BaseError } from '../errors/base.ts'
-import { stackSigner } from '../identity/wallet.ts'
 import type { Ledger } from '../payments/ledger/types.ts'
 import type { Db } from '../state/db.ts'
 import type { HomePaths } from '../state/home.ts'
@@ -18,7 +17,8 @@ export type DaemonBuyerOptions = { paths: HomePaths; db: Db; ledger: Ledger; log
 export function createDaemonBuyer(opts: DaemonBuyerOptions): BuyerHandler {
   let unlocked: Promise<LocalAccount> | undefined
   const account = (): Promise<LocalAccount> => {
-    unlocked ??= stackSigner(opts.paths, opts.env ?? process.env).then((s) => {
+    // wallet.ts pulls ethers (keystore decryption): loaded on the first paid request, not at daemon start.
+    unlocked ??= import('../identity/wallet.ts').then(({ stackSigner }) => stackSigner(opts.paths, opts.env ?? process.env)).then((s) => {
       if (!s.account) throw new BaseError(s.reason.replace(/\.$/, ''), { hint: 'Then restart the stack (`vend stack down && vend stack up`).' })
       return s.account
     })
