@@ -1,14 +1,19 @@
 /**
  * Paying for one HTTP request as a buyer, with the official @x402/fetch client: x402 v2 (PAYMENT-SIGNATURE) and v1
  * (X-PAYMENT) servers, any EVM network, capped per payment by `maxAmount` (decimal token units, exact).
+ * `upto` (Permit2, charged for what was used) is preferred when the server offers it and the payer's Permit2
+ * allowance for the token is in place or can be approved (needs `rpcUrl` and ETH for gas); otherwise the client
+ * pays the `exact` fallback, the full maximum.
  */
-import { decodePaymentResponseHeader } from '@x402/core/http'
+import { decodePaymentRequiredHeader, decodePaymentResponseHeader } from '@x402/core/http'
 import type { PaymentRequirements } from '@x402/core/types'
+import { toClientEvmSigner } from '@x402/evm'
 import { ExactEvmScheme } from '@x402/evm/exact/client'
 import { ExactEvmSchemeV1 } from '@x402/evm/exact/v1/client'
+import { UptoEvmScheme } from '@x402/evm/upto/client'
 import { NETWORKS } from '@x402/evm/v1'
 import { wrapFetchWithPayment, x402Client } from '@x402/fetch'
-import type { LocalAccount } from 'viem'
+import { createPublicClient, createWalletClient, defineChain, erc20Abi, http, type Address, type LocalAccount } from 'viem'
 import { BaseError } from '../errors/base.ts'
 import { findChain } from '../offer/networks.ts'
 import { formatAtomic, toAtomic } from '../offer/price.ts'
@@ -21,10 +26,20 @@ export type PayRequest = {
   account: LocalAccount
   /** Most one payment may cost, in token units ("0.10"). */
   maxAmount: string
+  /** JSON-RPC URL of the payment's chain: needed to pay `upto` (Permit2 allowance check and approval). */
+  rpcUrl?: string
   fetch?: typeof fetch
 }
 
-export type PayReceipt = { success: boolean; transaction: string; network: string; payer?: string | undefined; amount: string; asset: string; decimals: number }
+export type PayReceipt = {
+  success: boolean; transaction: string; network: string; payer?: string | undefined
+  scheme: string
+  /** Atomic units charged (the receipt's amount for upto, else the requirement's). */
+  amount: string
+  /** Atomic units the payment authorised at most. */
+  maxAmount: string
+  asset: string; decimals: number
+}
 
 export type PayResult = { status: number; headers: Record<string, string>; body: string; receipt: PayReceipt | undefined }
 
@@ -41,11 +56,52 @@ export function assetDecimals(network: string, asset: string): number {
   return usdc && usdc.address.toLowerCase() === asset.toLowerCase() ? usdc.decimals : 6
 }
 
+const tokenKey = (r: PaymentRequirements) => `${r.network}|${r.asset.toLowerCase()}`
+
+/**
+ * Make Permit2 able to move each `upto` requirement's token for the payer on the chain at `rpcUrl`: an allowance
+ * of at least the amount is kept, else the maximum is approved when the payer has ETH for gas. Returns the
+ * `network|asset` keys that are ready; the others are left to the exact fallback.
+ */
+async function preparePermit2(account: LocalAccount, rpcUrl: string, accepts: readonly PaymentRequirements[]): Promise<Set<string>> {
+  const ready = new Set<string>()
+  const upto = accepts.filter((a) => a.scheme === 'upto')
+  if (upto.length === 0) return ready
+  const { approvePermit2, PERMIT2_ADDRESS } = await import('../devchain/permit2.ts')
+  const transport = http(rpcUrl, { retryCount: 0 })
+  const chainId = await createPublicClient({ transport }).getChainId()
+  const chain = defineChain({ id: chainId, name: `eip155:${chainId}`, nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [rpcUrl] } } })
+  const pub = createPublicClient({ chain, transport })
+  for (const r of upto) {
+    if (r.network !== `eip155:${chainId}` || ready.has(tokenKey(r))) continue
+    const token = r.asset as Address
+    const allowance = await pub.readContract({ address: token, abi: erc20Abi, functionName: 'allowance', args: [account.address, PERMIT2_ADDRESS] })
+    if (allowance >= BigInt(r.amount)) ready.add(tokenKey(r))
+    else if (await pub.getBalance({ address: account.address }) > 0n) {
+      await approvePermit2(createWalletClient({ account, chain, transport }), token)
+      ready.add(tokenKey(r))
+    }
+  }
+  return ready
+}
+
 export async function payRequest(req: PayRequest): Promise<PayResult> {
   let chosen: AnyRequirements | undefined
   let refused: string | undefined
+  let permit2Ready = new Set<string>()
+  const base = req.fetch ?? fetch
+  // sees the 402 before the client picks a requirement: the policy below is synchronous
+  const fetchPreparingPermit2: typeof fetch = async (input, init) => {
+    const res = await base(input, init)
+    const header = res.status === 402 ? res.headers.get('payment-required') : null
+    if (header && req.rpcUrl) permit2Ready = await preparePermit2(req.account, req.rpcUrl, decodePaymentRequiredHeader(header).accepts)
+    return res
+  }
+  const signer = toClientEvmSigner(req.account, req.rpcUrl ? createPublicClient({ transport: http(req.rpcUrl, { retryCount: 0 }) }) : undefined)
   const client = new x402Client()
+    .register('eip155:*', new UptoEvmScheme(signer))
     .register('eip155:*', new ExactEvmScheme(req.account))
+    .registerPolicy((_v, reqs) => reqs.filter((r) => r.scheme !== 'upto' || permit2Ready.has(tokenKey(r))))
     .setSpendControls(false)
     .registerPolicy((_v, reqs) => reqs.filter((r) => {
       const a = r as AnyRequirements
@@ -55,7 +111,7 @@ export async function payRequest(req: PayRequest): Promise<PayResult> {
     }))
     .onAfterPaymentCreation(async (ctx) => { chosen = ctx.selectedRequirements as AnyRequirements })
   for (const n of NETWORKS) client.registerV1(n, new ExactEvmSchemeV1(req.account))
-  const pay = wrapFetchWithPayment(req.fetch ?? fetch, client)
+  const pay = wrapFetchWithPayment(fetchPreparingPermit2, client)
   let res: Response
   try {
     res = await pay(req.url, { method: req.method ?? (req.body === undefined ? 'GET' : 'POST'), headers: req.headers, ...(req.body === undefined ? {} : { body: req.body }) })
@@ -69,9 +125,10 @@ export async function payRequest(req: PayRequest): Promise<PayResult> {
   let receipt: PayReceipt | undefined
   if (raw && chosen) {
     const r = decodePaymentResponseHeader(raw)
+    const max = amountOf(chosen).toString()
     receipt = {
-      success: r.success, transaction: r.transaction, network: r.network, payer: r.payer, amount: amountOf(chosen).toString(),
-      asset: chosen.asset, decimals: assetDecimals(chosen.network, chosen.asset),
+      success: r.success, transaction: r.transaction, network: r.network, payer: r.payer, scheme: chosen.scheme,
+      amount: r.amount ?? max, maxAmount: max, asset: chosen.asset, decimals: assetDecimals(chosen.network, chosen.asset),
     }
   }
   return { status: res.status, headers, body: await res.text(), receipt }

@@ -17,7 +17,7 @@ import { json } from '../format.ts'
 
 type PayFlags = {
   request?: string; data?: string; header: string[]; key?: string; keystore?: string; passwordFile?: string
-  maxAmount: string; dev?: boolean; json?: boolean
+  maxAmount: string; rpcUrl?: string; dev?: boolean; json?: boolean
 }
 
 function headerList(value: string, prev: string[]): string[] {
@@ -35,6 +35,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--keystore <path>', 'buyer keystore v3 file (passphrase from --password-file, VEND_WALLET_PASSWORD or a prompt)')
     .option('--password-file <file>', 'read the keystore passphrase from this file')
     .option('--max-amount <decimal>', 'most one payment may cost, in token units', '1')
+    .option('--rpc-url <url>', 'JSON-RPC URL of the payment\'s chain, to pay `upto` (default VEND_PAY_RPC_URL, or the running dev chain)')
     .option('--dev', 'pay with the dev chain\'s funded buyer account')
     .option('--json', 'print {status, headers, body, receipt} as JSON')
     .addHelpText('after', `
@@ -52,8 +53,9 @@ Examples:
         headers[h.slice(0, i).trim()] = h.slice(i + 1).trim()
       }
       const account = await buyerAccount(ctx, flags)
+      const rpcUrl = flags.rpcUrl ?? ctx.env.VEND_PAY_RPC_URL ?? readDevChain(ctx.paths())?.rpcUrl
       const result = await payRequest({
-        url, account, maxAmount: flags.maxAmount, headers,
+        url, account, maxAmount: flags.maxAmount, headers, ...(rpcUrl ? { rpcUrl } : {}),
         ...(flags.request ? { method: flags.request.toUpperCase() } : {}), ...(flags.data === undefined ? {} : { body: flags.data }),
       })
       print(ctx, result, flags.json === true)
@@ -105,7 +107,8 @@ function print(ctx: CliContext, r: PayResult, asJson: boolean): void {
   }
   ctx.io.out(r.body)
   const rc = r.receipt
-  if (rc?.success) ctx.io.err(`✓ Paid ${formatAtomic(BigInt(rc.amount), rc.decimals)} (${rc.amount} atomic units of ${rc.asset}) on ${rc.network}, transaction ${rc.transaction}`)
+  const upTo = rc && rc.amount !== rc.maxAmount ? `, at most ${formatAtomic(BigInt(rc.maxAmount), rc.decimals)} (${rc.scheme})` : ''
+  if (rc?.success) ctx.io.err(`✓ Paid ${formatAtomic(BigInt(rc.amount), rc.decimals)} (${rc.amount} atomic units of ${rc.asset}${upTo}) on ${rc.network}, transaction ${rc.transaction}`)
   else if (rc) ctx.io.err(`! Payment not settled on ${rc.network}${rc.transaction ? `, transaction ${rc.transaction}` : ''}`)
   else if (r.status < 400) ctx.io.err(`HTTP ${r.status}, no payment receipt`)
 }
