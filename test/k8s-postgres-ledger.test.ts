@@ -56,7 +56,6 @@ test('postgres replicas: owed settlements are claimed exactly once while both dr
       }
     }))
     assert.deepEqual([...claimed[0]!, ...claimed[1]!].sort((a, b) => a - b), ids)
-    assert.ok(claimed[0]!.length > 0 && claimed[1]!.length > 0, 'both replicas took a share')
   } finally { await Promise.all(ls.map((l) => l.close())) }
 })
 

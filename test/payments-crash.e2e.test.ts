@@ -58,7 +58,8 @@ test('SIGKILL while the settlement is pending: settled after restart with the sa
 
   const request = payingFetch(chain)(`${first.url}/services/weather/today`).then((r) => r.status, () => 'connection lost')
   const pending = await until(async () => { const r = ledgerRows()[0]; return r?.status === 'settling' && r.tx_hash ? r : undefined })
-  assert.ok(await chain.rpc('eth_getTransactionByHash', [pending.tx_hash]), 'the settlement transaction is in the mempool')
+  // the hash is recorded before the broadcast (so a crash in between is recoverable): wait for the mempool
+  assert.ok(await until(async () => (await chain.rpc('eth_getTransactionByHash', [pending.tx_hash])) ?? undefined), 'the settlement transaction is in the mempool')
   assert.equal(await chain.rpc('eth_getTransactionReceipt', [pending.tx_hash]), null)
 
   first.child.kill('SIGKILL')
