@@ -6,13 +6,14 @@
  * Screenshots go to test-artifacts/. Skipped when no Chromium is installed (the test runner installs it when it can).
  */
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import http from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { decodePaymentResponseHeader } from '@x402/core/http'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import { type Browser, type Page } from 'playwright-core'
+import { browserSkip, launchBrowser } from './helpers/browser.ts'
 import type { DashboardSummary } from '../src/dashboard/summary.ts'
 import { startDaemon, type Daemon } from '../src/engine/daemon.ts'
 import { eventually, putOffer, startUpstream, type Upstream } from '../src/engine/testkit.ts'
@@ -21,9 +22,8 @@ import { payingFetch } from '../src/payments/testStack.ts'
 import { homePaths } from '../src/state/home.ts'
 import { StackConfig, writeStackConfig } from '../src/state/stackConfig.ts'
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
 const ARTIFACTS = new URL('../test-artifacts/', import.meta.url).pathname
-const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}`
+const skip = browserSkip
 
 let root: string
 let chain: TestChain
@@ -47,10 +47,7 @@ before(async () => {
   // Nothing listens on port 9: this offer is not ready, and the dashboard says why.
   putOffer(paths, 'broken', 'default', 'http://127.0.0.1:9', payment('1'))
   daemon = await startDaemon(paths)
-  browser = await chromium.launch({
-    executablePath: CHROMIUM, headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
+  browser = await launchBrowser()
 
   const pay = payingFetch(chain)
   for (const [offer, path, amount] of [['default/weather', '/services/weather/today', 10_000n], ['acme/reports', '/services/reports/q3', 250_000n], ['default/weather', '/services/weather/tomorrow', 10_000n]] as const) {

@@ -5,14 +5,14 @@
  */
 import { test, after, before } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync } from 'node:fs'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import { mkdirSync } from 'node:fs'
+import { type Browser, type Page } from 'playwright-core'
+import { browserSkip, launchBrowser } from '../../test/helpers/browser.ts'
 import type { Gateway } from '../gateway/createGateway.ts'
 import { FULL, startGatewayWithStorefront } from './testing/catalog.ts'
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url).pathname
-const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}`
+const skip = browserSkip
 
 let browser: Browser
 let gw: Gateway
@@ -21,10 +21,7 @@ before(async () => {
   if (skip) return
   mkdirSync(ARTIFACTS, { recursive: true })
   ;({ base, gateway: gw } = await startGatewayWithStorefront(FULL))
-  browser = await chromium.launch({
-    executablePath: CHROMIUM, headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
+  browser = await launchBrowser()
 })
 after(async () => {
   if (skip) return
