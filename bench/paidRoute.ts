@@ -29,7 +29,7 @@ export type PaidServer = { base: string; paidUrl: string; child: ChildProcess; s
 export async function startPaidServer(cfg: Omit<PaidServerConfig, 'chain'> & { chain: TestChain }): Promise<PaidServer> {
   const { chain } = cfg
   const env = { ...process.env, VEND_BENCH: JSON.stringify({ ...cfg, chain: { rpcUrl: chain.rpcUrl, chainId: chain.chainId, caip2: chain.caip2, usdc: chain.usdc, settler: chain.settler, payTo: chain.payTo } }) }
-  const child = fork(SERVER, [], { execArgv: ['--import', 'tsx'], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const child = fork(SERVER, [], { execArgv: ['--import', 'tsx', ...(process.env.PROF_SERVER ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.PROF_SERVER] : [])], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const { url, paidPath } = await new Promise<{ url: string; paidPath: string }>((resolve, reject) => {
     child.once('message', (m) => resolve(m as { url: string; paidPath: string }))
     child.once('exit', (code) => reject(new Error(`${cfg.kind} server exited with ${code}`)))

@@ -17,7 +17,7 @@ import type { DevChainInfo } from '../devchain/devChain.ts'
 import { createPayments, type Payments } from '../payments/createPayments.ts'
 import type { CatalogEntry, OfferStatus } from '../reconciler/types.ts'
 import { ensureDir } from '../state/atomicWrite.ts'
-import { openDatabase } from '../state/db.ts'
+import { openDatabase, startWalCheckpointer } from '../state/db.ts'
 import type { HomePaths } from '../state/home.ts'
 import { baseUrl, readStackConfig, type StackConfig } from '../state/stackConfig.ts'
 import { createStorefrontHandler } from '../storefront/createStorefrontHandler.ts'
@@ -132,6 +132,7 @@ async function startRunning(
   const graceMs = opts.graceMs ?? 30_000
   const config = readStackConfig(paths)
   const db = openDatabase(paths.db)
+  const checkpointer = startWalCheckpointer(db)
   let gateway: Gateway | undefined
   let payments: Payments | undefined
   try {
@@ -190,6 +191,7 @@ async function startRunning(
       await gateway!.stop(graceMs)
       await core.release()
       await payments!.stop()
+      await checkpointer.stop()
       db.close()
       removeDaemonRecord(paths)
       await closeServer(control)
@@ -225,6 +227,7 @@ async function startRunning(
   } catch (err) {
     await gateway?.stop(0)
     await payments?.stop()
+    await checkpointer.stop()
     db.close()
     removeDaemonRecord(paths)
     throw err

@@ -20,7 +20,7 @@ import { createSqliteLedger } from '../payments/ledger/sqliteLedger.ts'
 import type { Ledger } from '../payments/ledger/types.ts'
 import { createSettlementQueue, type PaymentsLog } from '../payments/settlement.ts'
 import type { CatalogEntry, DesiredOffer } from '../reconciler/types.ts'
-import { openDatabase } from '../state/db.ts'
+import { openDatabase, startWalCheckpointer } from '../state/db.ts'
 import type { OfferFileRecord } from '../state/offerStore.ts'
 import { baseUrl, splitHostPort, StackConfig } from '../state/stackConfig.ts'
 import { createStorefrontHandler } from '../storefront/createStorefrontHandler.ts'
@@ -83,7 +83,8 @@ async function openLedger(env: NodeJS.ProcessEnv, owner: string): Promise<{ ledg
   const state = join(env.VEND_HOME ?? '/var/lib/vend', 'state')
   mkdirSync(state, { recursive: true, mode: 0o700 })
   const db = openDatabase(join(state, 'vend.db'))
-  return { ledger: createSqliteLedger(db), close: async () => { db.close() } }
+  const checkpointer = startWalCheckpointer(db)
+  return { ledger: createSqliteLedger(db), close: async () => { await checkpointer.stop(); db.close() } }
 }
 
 /** A small HTTP server for the controller's probes: /healthz always, /readyz once the offers are listed. */

@@ -16,7 +16,7 @@ import { toHex, type Hex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { randomBytes } from 'node:crypto'
 import { routeEntry, startGateway, startServer, type OfferParams, type TestGateway, type TestServer } from '../gateway/testKit.ts'
-import { openDatabase, type Db } from '../state/db.ts'
+import { openDatabase, startWalCheckpointer, type Db } from '../state/db.ts'
 import { StackConfig } from '../state/stackConfig.ts'
 import { createPayments, type Payments } from './createPayments.ts'
 import type { Facilitator } from './facilitators/types.ts'
@@ -66,6 +66,7 @@ export async function startPaidStack(opts: {
 }): Promise<PaidStack> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'vend-pay-'))
   const db = openDatabase(join(dir, 'vend.db'))
+  const checkpointer = startWalCheckpointer(db)
   const { chain } = opts
   const payments = createPayments({
     db, config: StackConfig.parse(opts.config ?? {}), log: quietLog, queueIntervalMs: 100, ...(opts.env ? { env: opts.env } : {}),
@@ -79,6 +80,7 @@ export async function startPaidStack(opts: {
     async stop() {
       await gateway.stop()
       await payments.stop()
+      await checkpointer.stop()
       db.close()
       if (!opts.dir) rmSync(dir, { recursive: true, force: true })
     },

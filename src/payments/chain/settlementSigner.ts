@@ -8,16 +8,17 @@
  */
 import type { FacilitatorEvmSigner } from '@x402/evm'
 import {
-  decodeFunctionResult, encodeFunctionData, keccak256, recoverTypedDataAddress, type Abi, type Hex, type Log,
+  decodeFunctionResult, encodeFunctionData, hexToBytes, recoverTypedDataAddress, type Abi, type Hex, type Log,
 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
+import { signLegacyTransaction } from './nativeCrypto.ts'
 import { RpcError, type RpcClient } from './rpc.ts'
 
 export type SettlementSignerOptions = {
   rpc: RpcClient
   privateKey: Hex
   chainId: number
-  /** Receipt polling interval (default 20 ms on a local chain, 1 s elsewhere). */
+  /** Receipt polling interval (default 20 ms on chain 31337, 1 s elsewhere; the dev chain's facilitator passes 20 ms). */
   receiptPollMs?: number
 }
 
@@ -47,6 +48,7 @@ const NONCE_BEHIND = /nonce too low|nonce is too low|replacement transaction und
 export function createSettlementSigner(opts: SettlementSignerOptions): SettlementSigner {
   const { rpc, chainId } = opts
   const account = privateKeyToAccount(opts.privateKey)
+  const keyBytes = hexToBytes(opts.privateKey)
   const address = account.address
   const pollMs = opts.receiptPollMs ?? (chainId === 31337 ? 20 : 1000)
 
@@ -92,8 +94,7 @@ export function createSettlementSigner(opts: SettlementSignerOptions): Settlemen
     const price = await currentGasPrice()
     const signed: { s: Send; raw: Hex; hash: Hex }[] = []
     for (const s of batch) {
-      const raw = await account.signTransaction({ chainId, type: 'legacy', nonce: nextNonce, to: s.to, data: s.data, gas: s.gas, gasPrice: price })
-      const hash = keccak256(raw)
+      const { raw, hash } = signLegacyTransaction({ chainId, nonce: nextNonce, to: s.to, data: s.data, gas: s.gas, gasPrice: price }, keyBytes)
       try {
         await s.onHash?.(hash)
       } catch (err) {
@@ -158,7 +159,16 @@ export function createSettlementSigner(opts: SettlementSignerOptions): Settlemen
   type Waiter = { resolve: (r: RpcReceipt) => void; reject: (e: Error) => void; until: number }
   const waiters = new Map<Hex, Waiter[]>()
   let timer: NodeJS.Timeout | undefined
-  const schedule = () => { if (!timer && waiters.size) timer = setTimeout(poll, pollMs) }
+  // On a local chain (fast polling) the receipt exists as soon as the send returns: look at once, then every pollMs.
+  let timerDue = 0
+  const schedule = (soon = false) => {
+    if (!waiters.size) return
+    const delay = soon && pollMs <= 50 ? 1 : pollMs
+    if (timer && timerDue <= Date.now() + delay) return
+    if (timer) clearTimeout(timer)
+    timerDue = Date.now() + delay
+    timer = setTimeout(poll, delay)
+  }
   async function poll(): Promise<void> {
     timer = undefined
     const hashes = [...waiters.keys()]
@@ -223,7 +233,7 @@ export function createSettlementSigner(opts: SettlementSignerOptions): Settlemen
         const list = waiters.get(hash) ?? []
         list.push({ resolve, reject, until: Date.now() + (timeout ?? 120_000) })
         waiters.set(hash, list)
-        schedule()
+        schedule(list.length === 1)
       })
     },
     getCode,

@@ -4,7 +4,8 @@ import { secp256k1 } from '@noble/curves/secp256k1'
 import { authorizationTypes } from '@x402/evm'
 import { hashTypedData, keccak256, toHex, type Hex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { authorizationDigest, createSignatureChecker } from './signatures.ts'
+import { js, keccak256Bytes, nativeCrypto, recoverPublicKey, signLegacyTransaction } from './nativeCrypto.ts'
+import { authorizationDigest, signedBy } from './signatures.ts'
 
 const buyer = privateKeyToAccount('0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d')
 const other = privateKeyToAccount('0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a')
@@ -15,10 +16,14 @@ const highS = (sig: Hex): Hex => {
   return `${sig.slice(0, 66)}${s.toString(16).padStart(64, '0')}${sig.endsWith('1b') ? '1c' : '1b'}` as Hex
 }
 
-test('signatures are accepted exactly as ecrecover would, for a new payer and for a known one', async () => {
-  const check = createSignatureChecker()
-  for (const round of ['new payer (recovered)', 'known payer (cached key)']) {
-    const i = round.startsWith('new') ? 1 : 2
+test('the native secp256k1 and keccak prebuilds load on this platform', () => {
+  assert.equal(nativeCrypto, true, 'secp256k1/keccak native bindings did not load: payments fall back to pure JS')
+})
+
+test('signatures are accepted exactly as ecrecover would', async () => {
+  const check = { signedBy }
+  for (const round of ['first', 'second']) {
+    const i = round === 'first' ? 1 : 2
     const sig = await buyer.sign({ hash: digest(i) })
     assert.equal(check.signedBy(digest(i), sig, buyer.address), true, round)
     assert.equal(check.signedBy(digest(i + 10), sig, buyer.address), false, `${round}: other digest`)
@@ -34,5 +39,29 @@ test('the authorization digest equals viem\'s EIP-712 hash', () => {
     const domain = { name, version: '2', chainId, verifyingContract: '0x036CbD53842c5426634e7929541eC2318f3dCF7e' as Hex }
     const message = { from: buyer.address, to: other.address, value: 10_000n, validAfter: 0n, validBefore: 1_999_999_999n, nonce: digest(7) }
     assert.equal(authorizationDigest(domain, message), hashTypedData({ domain, types: authorizationTypes, primaryType: 'TransferWithAuthorization', message }))
+  }
+})
+
+test('the native primitives give what the pure-JS fallback gives', async () => {
+  for (let i = 0; i < 20; i++) {
+    const data = Buffer.from(`payload ${i} `.repeat(i + 1))
+    assert.deepEqual(Buffer.from(keccak256Bytes(data)), Buffer.from(js.keccak256(data)))
+    const sig = await buyer.sign({ hash: digest(i) })
+    const msg = Buffer.from(digest(i).slice(2), 'hex')
+    const compact = Buffer.from(sig.slice(2, 130), 'hex')
+    const recid = (Number.parseInt(sig.slice(130), 16) - 27) as 0 | 1
+    assert.deepEqual(Buffer.from(recoverPublicKey(msg, compact, recid)!), Buffer.from(js.recover(msg, compact, recid)))
+  }
+})
+
+test('settlement transactions are signed to the same bytes as viem signs them', async () => {
+  const key = '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a' as Hex
+  const account = privateKeyToAccount(key)
+  for (const [nonce, data] of [[0, '0x'], [7, `0xa9059cbb${'00'.repeat(64)}`], [123_456, `0x${'ab'.repeat(25_000)}`]] as const) {
+    const tx = { chainId: 84532, nonce, to: other.address, data: data as Hex, gas: 150_000n, gasPrice: 1_250_000_001n }
+    const expected = await account.signTransaction({ ...tx, type: 'legacy' })
+    const { raw, hash } = signLegacyTransaction(tx, Buffer.from(key.slice(2), 'hex'))
+    assert.equal(raw, expected)
+    assert.equal(hash, keccak256(expected))
   }
 })

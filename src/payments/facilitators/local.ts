@@ -15,7 +15,7 @@ import type { FacilitatorObservation } from '../../reconciler/types.ts'
 import { authorizationSettled, createAuthorizationBatcher } from '../chain/authorizationBatcher.ts'
 import { createRpcClient, RpcUnavailableError } from '../chain/rpc.ts'
 import { createSettlementSigner } from '../chain/settlementSigner.ts'
-import { authorizationDigest, createSignatureChecker } from '../chain/signatures.ts'
+import { authorizationDigestBytes, signedBy } from '../chain/signatures.ts'
 import { refineReason } from '../reasons.ts'
 import { FacilitatorUnavailableError, type Facilitator, type SettleHooks } from './types.ts'
 
@@ -45,7 +45,6 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
   const rpc = createRpcClient(opts.rpcUrl)
   const signer = createSettlementSigner({ rpc, chainId: opts.chainId, privateKey: opts.privateKey, ...(opts.receiptPollMs ? { receiptPollMs: opts.receiptPollMs } : {}) })
   const batcher = createAuthorizationBatcher(signer)
-  const signatures = createSignatureChecker()
   const core = new x402Facilitator().register(caip2, new ExactEvmScheme(signer)).register(caip2, new UptoEvmScheme(signer))
   // the v1 network name (84532 -> base-sepolia); chains without one (the 31337 dev chain) take v2 payments only
   const v1Name = v1NetworkName(opts.chainId, caip2)
@@ -109,7 +108,7 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
 
   /**
    * The happy path of the SDK's EIP-3009 verify for an EOA payer, cheaper: the signature checked against the
-   * payer's cached key before any RPC, cached getCode, then the on-chain simulation. Anything it cannot vouch for
+   * payer's address before any RPC (libsecp256k1), cached getCode, then the on-chain simulation. Anything it cannot vouch for
    * returns undefined and goes to the SDK's verify, which gives the precise reason.
    */
   async function fastVerify(payload: PaymentPayload, requirements: PaymentRequirements): Promise<VerifyResponse | undefined> {
@@ -126,8 +125,8 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
       const now = BigInt(Math.floor(Date.now() / 1000))
       if (BigInt(a.validBefore!) < now + 6n || BigInt(a.validAfter!) > now) return undefined
       const message = { from: a.from as Hex, to: a.to as Hex, value: BigInt(a.value!), validAfter: BigInt(a.validAfter!), validBefore: BigInt(a.validBefore!), nonce: a.nonce as Hex }
-      const digest = authorizationDigest({ name: extra.name, version: extra.version, chainId: opts.chainId, verifyingContract: requirements.asset as Hex }, message)
-      if (!signatures.signedBy(digest, signature, a.from!)) return undefined
+      const digest = authorizationDigestBytes({ name: extra.name, version: extra.version, chainId: opts.chainId, verifyingContract: requirements.asset as Hex }, message)
+      if (!signedBy(digest, signature, a.from!)) return undefined
       const [assetCode, payerCode] = await Promise.all([signer.getCode({ address: getAddress(requirements.asset) }), signer.getCode({ address: message.from })])
       if (!assetCode || assetCode === '0x' || (payerCode && payerCode !== '0x')) return undefined
       const sig = parseSignature(signature)

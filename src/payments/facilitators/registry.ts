@@ -68,7 +68,8 @@ export function createFacilitatorRegistry(opts: RegistryOptions): FacilitatorReg
     if (!devChain || devChain.caip2 !== caip2) return undefined
     local ??= createLocalFacilitator({
       rpcUrl: devChain.rpcUrl, chainId: devChain.chainId, privateKey: devChain.settler.privateKey as Hex,
-      ...(opts.receiptPollMs ? { receiptPollMs: opts.receiptPollMs } : {}),
+      // the dev chain (anvil) mines each transaction as it arrives, whatever chain id it carries
+      receiptPollMs: opts.receiptPollMs ?? 20,
     })
     return local
   }
