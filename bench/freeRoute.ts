@@ -15,7 +15,8 @@ export type BenchResult = { name: string; rows: BenchRow[] }
 
 const SERVERS = fileURLToPath(new URL('./lib/proxyServers.ts', import.meta.url))
 
-async function spawnServer(kind: string, upstream = ''): Promise<{ url: string; child: ChildProcess }> {
+/** A server of bench/lib/proxyServers.ts in its own process. */
+export async function spawnServer(kind: string, upstream = ''): Promise<{ url: string; child: ChildProcess }> {
   const child = fork(SERVERS, [kind, upstream], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m) => resolve((m as { port: number }).port))

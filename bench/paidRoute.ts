@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { startServer } from '../src/gateway/testKit.ts'
 import { toAtomic } from '../src/offer/price.ts'
+import { spawnServer } from './freeRoute.ts'
 import { startTestChain, type TestChain } from '../src/payments/testChain.ts'
 import type { PaidServerConfig } from './lib/paidServers.ts'
 import { presign as presignFor } from './lib/presign.ts'
@@ -67,12 +68,20 @@ async function paidRun(chain: TestChain, server: PaidServer, concurrency: number
   }
 }
 
+/**
+ * A fresh chain and a paid server on it. Vend proxies to the upstream in its own process, as deployed; the stock
+ * middleware runs its handler in-process, which is how it is used.
+ */
 async function withStack<T>(kind: 'vend' | 'express', fn: (chain: TestChain, server: PaidServer) => Promise<T>): Promise<T> {
   const chain = await startTestChain({ buyerFunds: 1_000_000_000n })
+  const upstream = kind === 'vend' ? await spawnServer('upstream') : undefined
   try {
-    const server = await startPaidServer({ kind, chain, price: PRICE })
+    const server = await startPaidServer({ kind, chain, price: PRICE, ...(upstream ? { upstreamUrl: upstream.url } : {}) })
     try { return await fn(chain, server) } finally { await server.stop() }
-  } finally { await chain.stop() }
+  } finally {
+    upstream?.child.kill('SIGTERM')
+    await chain.stop()
+  }
 }
 
 export type PaidScenario = { vend: PaidRun; express: PaidRun[] }

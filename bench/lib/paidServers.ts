@@ -17,6 +17,8 @@ export type PaidServerConfig = {
   kind: 'vend' | 'express'
   chain: Pick<TestChain, 'rpcUrl' | 'chainId' | 'caip2' | 'usdc' | 'settler' | 'payTo'>
   price: string
+  /** The upstream in its own process (vend only; default: one in this process). */
+  upstreamUrl?: string
   /** An OpenAI-compatible upstream to sell per request under /services/model/ (vend only). */
   modelUrl?: string
 }
@@ -24,7 +26,7 @@ export type PaidServerConfig = {
 export const PAID_PATH = { vend: '/services/bench/', express: '/paid' } as const
 
 async function vend(cfg: PaidServerConfig): Promise<string> {
-  const upstream = await startServer(upstreamHandler)
+  const upstream = cfg.upstreamUrl ? { url: cfg.upstreamUrl, close: async () => {} } : await startServer(upstreamHandler)
   const chain = cfg.chain as TestChain
   const offers = [paidOffer(chain, { name: 'bench', upstreamUrl: upstream.url, price: cfg.price })]
   if (cfg.modelUrl) offers.push(paidOffer(chain, { name: 'model', upstreamUrl: cfg.modelUrl, price: cfg.price }))

@@ -1,5 +1,6 @@
 /**
- * Child-process entry for the proxy benchmark: `upstream` (31-byte JSON, like kit/proxy-servers.mjs), `undici`
+ * Child-process entry for the proxy benchmarks: `upstream` (bench/lib/upstream.ts: 31-byte JSON, like
+ * kit/proxy-servers.mjs, and /sse), `undici`
  * (the bare Pool.stream proxy from the kit) or `gateway` (our gateway with one free offer). Reports its port over IPC.
  * usage (forked): node --import tsx bench/lib/proxyServers.ts <kind> [upstreamUrl]
  */
@@ -8,6 +9,7 @@ import type { AddressInfo } from 'node:net'
 import { Pool } from 'undici'
 import { createGateway } from '../../src/gateway/createGateway.ts'
 import { routeEntry } from '../../src/gateway/testKit.ts'
+import { upstreamHandler } from './upstream.ts'
 
 const [kind, upstreamUrl = ''] = process.argv.slice(2)
 
@@ -17,10 +19,7 @@ function listen(server: http.Server): Promise<number> {
 
 async function main(): Promise<number> {
   if (kind === 'upstream') {
-    return listen(http.createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' })
-      res.end('{"ok":true,"msg":"hello world"}')
-    }))
+    return listen(http.createServer(upstreamHandler))
   }
   if (kind === 'undici') {
     const pool = new Pool(upstreamUrl, { connections: 128 })

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { secp256k1 } from '@noble/curves/secp256k1'
-import { authorizationTypes } from '@x402/evm'
-import { hashTypedData, keccak256, toHex, type Hex } from 'viem'
+import { authorizationTypes, eip3009ABI } from '@x402/evm'
+import { encodeFunctionData, hashTypedData, keccak256, parseSignature, toHex, type Hex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { js, keccak256Bytes, nativeCrypto, recoverPublicKey, signLegacyTransaction } from './nativeCrypto.ts'
-import { authorizationDigest, signedBy } from './signatures.ts'
+import { authorizationDigest, signedBy, transferWithAuthorizationData } from './signatures.ts'
 
 const buyer = privateKeyToAccount('0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d')
 const other = privateKeyToAccount('0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a')
@@ -64,4 +64,12 @@ test('settlement transactions are signed to the same bytes as viem signs them', 
     assert.equal(raw, expected)
     assert.equal(hash, keccak256(expected))
   }
+})
+
+test('transferWithAuthorization calldata equals viem\'s ABI encoding', async () => {
+  const message = { from: buyer.address, to: other.address, value: 123_456_789n, validAfter: 0n, validBefore: 1_999_999_999n, nonce: digest(3) }
+  const sig = await buyer.sign({ hash: digest(4) })
+  const { r, s, v } = parseSignature(sig)
+  const expected = encodeFunctionData({ abi: eip3009ABI, functionName: 'transferWithAuthorization', args: [message.from, message.to, message.value, message.validAfter, message.validBefore, message.nonce, Number(v), r, s] })
+  assert.equal(transferWithAuthorizationData(message, sig), expected)
 })

@@ -78,3 +78,24 @@ export function signedBy(digest: Hex | Uint8Array, signature: Hex, address: stri
   const pub = recoverPublicKey(msg, Buffer.from(signature.slice(2, 130), 'hex'), (v - 27) as 0 | 1)
   return pub !== undefined && addressOf(pub) === address.toLowerCase()
 }
+
+/** The selector of transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,uint8,bytes32,bytes32). */
+const TRANSFER_WITH_AUTHORIZATION = 'e3ee160e'
+
+/** Calldata of the token's transferWithAuthorization for a signed authorisation (65-byte signature, v 27/28 or 0/1). */
+export function transferWithAuthorizationData(a: Authorization, signature: Hex): Hex {
+  if (!/^0x[0-9a-fA-F]{130}$/.test(signature)) throw new RangeError('the signature must be 65 bytes')
+  const out = Buffer.alloc(9 * 32)
+  word(out, 0, a.from)
+  word(out, 32, a.to)
+  word(out, 64, a.value)
+  word(out, 96, a.validAfter)
+  word(out, 128, a.validBefore)
+  if (a.nonce.length !== 66) throw new RangeError('the nonce must be 32 bytes')
+  word(out, 160, a.nonce)
+  const v = Number.parseInt(signature.slice(130), 16)
+  word(out, 192, BigInt(v < 27 ? v + 27 : v))
+  word(out, 224, `0x${signature.slice(2, 66)}`)
+  word(out, 256, `0x${signature.slice(66, 130)}`)
+  return `0x${TRANSFER_WITH_AUTHORIZATION}${out.toString('hex')}`
+}

@@ -5,17 +5,16 @@
  */
 import { x402Facilitator } from '@x402/core/facilitator'
 import type { Network, PaymentPayload, PaymentRequirements, SettleResponse, VerifyResponse } from '@x402/core/types'
-import { eip3009ABI } from '@x402/evm'
 import { ExactEvmScheme } from '@x402/evm/exact/facilitator'
 import { ExactEvmSchemeV1 } from '@x402/evm/exact/v1/facilitator'
 import { UptoEvmScheme } from '@x402/evm/upto/facilitator'
 import { v1NetworkName } from '../../gateway/challenge.ts'
-import { encodeFunctionData, getAddress, parseSignature, type Hex } from 'viem'
+import { getAddress, type Hex } from 'viem'
 import type { FacilitatorObservation } from '../../reconciler/types.ts'
 import { authorizationSettled, createAuthorizationBatcher } from '../chain/authorizationBatcher.ts'
-import { createRpcClient, RpcUnavailableError } from '../chain/rpc.ts'
+import { createRpcClient, RpcError, RpcUnavailableError } from '../chain/rpc.ts'
 import { createSettlementSigner } from '../chain/settlementSigner.ts'
-import { authorizationDigestBytes, signedBy } from '../chain/signatures.ts'
+import { authorizationDigestBytes, signedBy, transferWithAuthorizationData, type Authorization } from '../chain/signatures.ts'
 import { refineReason } from '../reasons.ts'
 import { FacilitatorUnavailableError, type Facilitator, type SettleHooks } from './types.ts'
 
@@ -39,6 +38,10 @@ function isTransportFailure(err: unknown): boolean {
 }
 
 export type LocalFacilitator = Facilitator & { settlerAddress: string }
+
+const toAuthorization = (a: Record<keyof Authorization, string>): Authorization => ({
+  from: a.from as Hex, to: a.to as Hex, value: BigInt(a.value), validAfter: BigInt(a.validAfter), validBefore: BigInt(a.validBefore), nonce: a.nonce as Hex,
+})
 
 export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFacilitator {
   const caip2 = `eip155:${opts.chainId}` as Network
@@ -76,12 +79,11 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
     const fail = (errorReason: string, transaction = '', errorMessage?: string): SettleResponse =>
       ({ success: false, errorReason, transaction, network, payer: a.from, ...(errorMessage ? { errorMessage } : {}) })
     if (BigInt(a.validBefore) <= BigInt(Math.floor(Date.now() / 1000) + 3)) return fail('invalid_exact_evm_payload_authorization_valid_before')
-    const sig = parseSignature(signature)
-    const transferArgs = [getAddress(a.from), getAddress(a.to), BigInt(a.value), BigInt(a.validAfter), BigInt(a.validBefore), a.nonce, Number(sig.v ?? BigInt(sig.yParity + 27)), sig.r, sig.s] as const
-    const data = encodeFunctionData({ abi: eip3009ABI, functionName: 'transferWithAuthorization', args: transferArgs })
+    const data = transferWithAuthorizationData(toAuthorization(a), signature)
+    const asset = getAddress(requirements.asset)
     let hash: Hex
     try {
-      hash = await batcher.submit(getAddress(requirements.asset), data, hooks?.onTxHash)
+      hash = await batcher.submit(asset, data, hooks?.onTxHash)
     } catch (err) {
       if (isTransportFailure(err)) throw err
       const msg = (err as Error).message
@@ -95,10 +97,19 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
     }
     if (receipt.status === 'success' && authorizationSettled(receipt.logs ?? [], requirements.asset, a)) return { success: true, transaction: hash, network, payer: a.from }
     // reverted, or its call failed inside a batch: ask the chain why; if it would pass now, try again later
-    const why = await signer.readContract({ address: getAddress(requirements.asset), abi: eip3009ABI, functionName: 'transferWithAuthorization', args: transferArgs })
-      .then(() => undefined, (err: Error) => err.message)
+    const why = await simulate(asset, data).then(() => undefined, (err: Error) => err.message)
     if (why === undefined) return fail('unexpected_settle_error', hash, 'the settlement transaction did not use the authorization')
     return fail(refineReason('invalid_exact_evm_transaction_failed', why), hash, why)
+  }
+
+  /** eth_call of a transaction from the settlement key: resolves when it would succeed, throws why it would revert. */
+  async function simulate(to: Hex, data: Hex): Promise<void> {
+    try {
+      await rpc.call('eth_call', [{ from: signer.address, to, data }, 'latest'])
+    } catch (err) {
+      if (err instanceof RpcError) throw new Error(`execution reverted: ${err.message}`, { cause: err })
+      throw err
+    }
   }
 
   const isPlainEip3009 = (payload: PaymentPayload) => {
@@ -124,16 +135,12 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
       if (getAddress(a.to!) !== getAddress(requirements.payTo) || amount === undefined || BigInt(a.value!) !== BigInt(amount)) return undefined
       const now = BigInt(Math.floor(Date.now() / 1000))
       if (BigInt(a.validBefore!) < now + 6n || BigInt(a.validAfter!) > now) return undefined
-      const message = { from: a.from as Hex, to: a.to as Hex, value: BigInt(a.value!), validAfter: BigInt(a.validAfter!), validBefore: BigInt(a.validBefore!), nonce: a.nonce as Hex }
+      const message = toAuthorization(a as Record<keyof Authorization, string>)
       const digest = authorizationDigestBytes({ name: extra.name, version: extra.version, chainId: opts.chainId, verifyingContract: requirements.asset as Hex }, message)
       if (!signedBy(digest, signature, a.from!)) return undefined
       const [assetCode, payerCode] = await Promise.all([signer.getCode({ address: getAddress(requirements.asset) }), signer.getCode({ address: message.from })])
       if (!assetCode || assetCode === '0x' || (payerCode && payerCode !== '0x')) return undefined
-      const sig = parseSignature(signature)
-      await signer.readContract({
-        address: getAddress(requirements.asset), abi: eip3009ABI, functionName: 'transferWithAuthorization',
-        args: [getAddress(message.from), getAddress(message.to), message.value, message.validAfter, message.validBefore, message.nonce, Number(sig.v ?? BigInt(sig.yParity + 27)), sig.r, sig.s],
-      })
+      await simulate(requirements.asset as Hex, transferWithAuthorizationData(message, signature))
       return { isValid: true, payer: a.from }
     } catch (err) {
       if (isTransportFailure(err)) throw err

@@ -1,6 +1,7 @@
 /** The Ledger on the stack's SQLite database (state/vend.db, WAL). Amounts are stored as decimal strings. */
 import type { Statement } from 'better-sqlite3'
 import { applyMigrations, registerMigrations, type Db, type Migration } from '../../state/db.ts'
+import { createGroupCommit } from './groupCommit.ts'
 import type { Ledger, NewPayment, PaymentRecord, PaymentStatus, RecordResult, SummaryRow } from './types.ts'
 
 export const LEDGER_MIGRATIONS: Migration[] = [{
@@ -78,12 +79,14 @@ export function createSqliteLedger(db: Db): Ledger {
     if (!s) { s = db.prepare<unknown[]>(sql); cache.set(sql, s) }
     return s
   }
-  const update = (id: number, set: string, ...args: unknown[]) => {
+  // every write goes through the group commit: one transaction for the writes of one event-loop turn
+  const write = createGroupCommit(db)
+  const update = (id: number, set: string, ...args: unknown[]): Promise<void> => write(() => {
     st(`UPDATE payments SET ${set}, updated_at = ? WHERE id = ?`).run(...args, iso(), id)
-  }
+  })
 
   return {
-    async recordVerified(p: NewPayment): Promise<RecordResult> {
+    recordVerified: (p: NewPayment) => write((): RecordResult => {
       const now = iso()
       const res = st(`INSERT INTO payments (direction, offer, route, resource, network, asset, payer, pay_to, nonce, amount, status,
           settlement, valid_before, x402_version, payload, requirements, facilitator, next_attempt_at, created_at, updated_at)
@@ -96,30 +99,27 @@ export function createSqliteLedger(db: Db): Ledger {
       const existing = st('SELECT status FROM payments WHERE direction = ? AND network = ? AND asset = ? AND payer = ? AND nonce = ?')
         .get(p.direction ?? 'earned', p.network, p.asset.toLowerCase(), p.payer.toLowerCase(), p.nonce.toLowerCase()) as { status: PaymentStatus } | undefined
       return { ok: false, existing: existing?.status ?? 'verified' }
-    },
+    }),
     async get(id) {
       const r = st('SELECT * FROM payments WHERE id = ?').get(id) as Row | undefined
       return r && toRecord(r)
     },
-    async markSettling(id, leaseUntil) { update(id, "status = 'settling', next_attempt_at = ?", leaseUntil) },
-    async setTxHash(id, txHash) { update(id, 'tx_hash = ?', txHash) },
-    async markSettled(id, txHash, charged) {
-      update(id, "status = 'settled', tx_hash = ?, charged_amount = ?, settled_at = ?, next_attempt_at = NULL, error = NULL, attempts = attempts + 1", txHash, charged.toString(), iso())
-    },
-    async recordUsage(id, u) {
-      update(id, 'charged_amount = ?, prompt_tokens = ?, completion_tokens = ?, requirements = ?', u.chargedAmount.toString(), u.promptTokens, u.completionTokens, u.requirements)
-    },
-    async markNotCharged(id, reason) { update(id, "status = 'not_charged', error = ?, next_attempt_at = NULL, charged_amount = '0'", reason) },
-    async markFailed(id, reason) { update(id, "status = 'failed', error = ?, next_attempt_at = NULL, charged_amount = '0', attempts = attempts + 1", reason) },
-    async markExpired(id) { update(id, "status = 'expired', next_attempt_at = NULL, charged_amount = '0'") },
-    async scheduleRetry(id, error, at) { update(id, "status = 'settling', error = ?, next_attempt_at = ?, attempts = attempts + 1", error, at) },
+    markSettling: (id, leaseUntil) => update(id, "status = 'settling', next_attempt_at = ?", leaseUntil),
+    setTxHash: (id, txHash) => update(id, 'tx_hash = ?', txHash),
+    markSettled: (id, txHash, charged) =>
+      update(id, "status = 'settled', tx_hash = ?, charged_amount = ?, settled_at = ?, next_attempt_at = NULL, error = NULL, attempts = attempts + 1", txHash, charged.toString(), iso()),
+    recordUsage: (id, u) =>
+      update(id, 'charged_amount = ?, prompt_tokens = ?, completion_tokens = ?, requirements = ?', u.chargedAmount.toString(), u.promptTokens, u.completionTokens, u.requirements),
+    markNotCharged: (id, reason) => update(id, "status = 'not_charged', error = ?, next_attempt_at = NULL, charged_amount = '0'", reason),
+    markFailed: (id, reason) => update(id, "status = 'failed', error = ?, next_attempt_at = NULL, charged_amount = '0', attempts = attempts + 1", reason),
+    markExpired: (id) => update(id, "status = 'expired', next_attempt_at = NULL, charged_amount = '0'"),
+    scheduleRetry: (id, error, at) => update(id, "status = 'settling', error = ?, next_attempt_at = ?, attempts = attempts + 1", error, at),
     async dueSettlements(now, limit) {
       const rows = st("SELECT * FROM payments WHERE direction = 'earned' AND status = 'settling' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?").all(now, limit) as Row[]
       return rows.map(toRecord)
     },
-    async releaseAbandoned(reason) {
-      return st("UPDATE payments SET status = 'not_charged', error = ?, charged_amount = '0', updated_at = ? WHERE direction = 'earned' AND status = 'verified'").run(reason, iso()).changes
-    },
+    releaseAbandoned: (reason) => write(() =>
+      st("UPDATE payments SET status = 'not_charged', error = ?, charged_amount = '0', updated_at = ? WHERE direction = 'earned' AND status = 'verified'").run(reason, iso()).changes),
     async unsettledAmount(network, asset, payer) {
       const rows = st("SELECT amount FROM payments WHERE direction = 'earned' AND network = ? AND asset = ? AND payer = ? AND status IN ('verified','settling')")
         .all(network, asset.toLowerCase(), payer.toLowerCase()) as { amount: string }[]
