@@ -5,7 +5,7 @@ import { request } from 'node:http'
 import { dirname, join } from 'node:path'
 import { decodePaymentRequiredHeader } from '@x402/core/http'
 import { openDatabaseReadOnly } from '../state/db.ts'
-import { homePaths } from '../state/home.ts'
+import { homePaths, type HomePaths } from '../state/home.ts'
 import { StackConfig, writeStackConfig } from '../state/stackConfig.ts'
 import { controlRequest, controlSocketPath } from './controlSocket.ts'
 import { startDaemon } from './daemon.ts'
@@ -81,6 +81,35 @@ test('statuses are written to the db only when they change', async (t) => {
   await up.close()
   await eventually('the upstream outage in the db', async () => { await daemon.reconcile(); return rows()[0]!.updated_at !== before[0]!.updated_at })
   assert.match(rows()[0]!.status, /"UpstreamHealthy","status":"False"/)
+})
+
+function statusKeysInDb(paths: HomePaths): string[] {
+  const db = openDatabaseReadOnly(paths.db)!
+  try {
+    return (db.prepare('SELECT key FROM offer_status ORDER BY key').all() as { key: string }[]).map((r) => r.key)
+  } finally {
+    db.close()
+  }
+}
+
+test('the statuses of the first pass reach the db after ready', async (t) => {
+  const { paths, cleanup } = tempHome()
+  const up = await startUpstream()
+  t.after(async () => { await up.close(); cleanup() })
+  for (let i = 0; i < 30; i++) putOffer(paths, `svc-${i}`, 'default', up.url)
+  const daemon = await startDaemon(paths)
+  t.after(() => daemon.stop())
+  await eventually('the statuses in the db', () => statusKeysInDb(paths).length === 30)
+  assert.deepEqual(statusKeysInDb(paths), Array.from({ length: 30 }, (_, i) => `default/svc-${i}`).sort())
+})
+
+test('a daemon stopped right after ready has written every status', async (t) => {
+  const { paths, cleanup } = tempHome()
+  const up = await startUpstream()
+  t.after(async () => { await up.close(); cleanup() })
+  for (let i = 0; i < 30; i++) putOffer(paths, `svc-${i}`, 'default', up.url)
+  await (await startDaemon(paths)).stop()
+  assert.deepEqual(statusKeysInDb(paths), Array.from({ length: 30 }, (_, i) => `default/svc-${i}`).sort())
 })
 
 test('one daemon per home: a second one is refused, a stale socket is cleaned', async (t) => {

@@ -1,7 +1,8 @@
 /**
  * The daemon's reconcile loop: desired state from the offer files, observations of upstreams, facilitators and
  * registrations, reconcile(), then the results applied: the gateway's route table (swapped only when it
- * changed), the storefront's catalog, statuses written to the db when they changed.
+ * changed), the storefront's catalog, statuses written to the db when they changed (right after the pass, see
+ * statusStore.ts; explicit passes wait for the writes).
  *
  * Passes run one at a time (coalesced). A pass whose inputs are unchanged is skipped after its scan, so the
  * periodic resync of a quiet stack with 10,000 offers costs a few stat calls per offer.
@@ -46,7 +47,7 @@ export type PassOptions = { awaitProbes: boolean }
 /** The reconcile loop proper: desired state from the files, observations, one pass at a time. */
 export function createReconcileLoop({ paths, db, logger, gateway, payments, identity, loadIdentity, setCatalog, opts }: ReconcileLoopDeps) {
   const scanner = createOfferScanner(paths)
-  const store: StatusStore = createStatusStore(db)
+  const store: StatusStore = createStatusStore(db, (err) => logger.error('Failed to write offer statuses', { error: err }))
   const desiredOf = new WeakMap<OfferFileRecord, DesiredOffer>()
   let records: OfferFileRecord[] = []
   let statuses = new Map<string, OfferStatus>()
@@ -180,7 +181,10 @@ export function createReconcileLoop({ paths, db, logger, gateway, payments, iden
 
   return {
     ready: () => ready,
-    pass: (o: PassOptions) => runner.run(o),
+    async pass(o: PassOptions) {
+      await runner.run(o)
+      await store.flushed()
+    },
     trigger,
     offer: (key: string) => statuses.get(key),
     resolved: () => resolved,
@@ -205,6 +209,11 @@ export function createReconcileLoop({ paths, db, logger, gateway, payments, iden
       observers.stop()
       identity()?.close()
       await runner.idle()
+      try {
+        store.flush()
+      } catch (err) {
+        logger.error('Failed to write offer statuses', { error: err })
+      }
     },
     /** After the gateway drained: embedded runtimes and probe connections. */
     release: () => observers.close(),
