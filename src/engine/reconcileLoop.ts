@@ -119,8 +119,12 @@ export function createReconcileLoop({ paths, db, logger, gateway, payments, iden
     const desired = records.map((r) => {
       let d = desiredOf.get(r)
       if (!d) {
-        const base = { key: r.key, namespace: r.namespace, name: r.name, file: r.file, createdAt: createdAt.get(r.key) ?? Date.now(), generation: r.generation }
-        d = r.offer ? { ...base, offer: r.offer } : { ...base, problem: r.problem }
+        // Literals, not spreads of a common base: spread copies get a hidden class each (see stampTransitions).
+        const { key, namespace, name, file, generation } = r
+        const createdAtMs = createdAt.get(key) ?? Date.now()
+        d = r.offer
+          ? { key, namespace, name, file, createdAt: createdAtMs, generation, offer: r.offer }
+          : { key, namespace, name, file, createdAt: createdAtMs, generation, problem: r.problem }
         desiredOf.set(r, d)
       }
       return d
