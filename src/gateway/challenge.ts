@@ -1,6 +1,7 @@
 /**
- * The 402 challenge, compiled once per route when routes are set. Per request only the resource URL is
- * spliced into precomputed JSON and the v2 header is base64-encoded.
+ * The 402 challenge, compiled once per route when routes are set; its wire JSON at the route's first 402 (most
+ * routes of a big stack never answer one: 10,000 offers' worth is ~9 MB and ~100 ms of a first pass). Per
+ * request only the resource URL is spliced into that precomputed JSON and the v2 header is base64-encoded.
  *
  * Wire shapes: the `PAYMENT-REQUIRED` header carries x402 v2 (CAIP-2 network, `amount`); the JSON body is
  * v1-shaped (`maxAmountRequired`, v1 network name where one exists) so x402 v1 clients can pay too.
@@ -22,9 +23,8 @@ export type Challenge = {
   mimeType: string
   /** For the v1 network name of custom accepts. */
   chainId: number
-  /** Precomputed JSON split around the resource URL. */
-  v2Parts: string[]
-  v1Parts: string[]
+  /** Precomputed JSON split around the resource URL (see wireParts). */
+  wire?: { v2: string[]; v1: string[] }
 }
 
 /** Page renderer for browsers (Accept: text/html) asking a paid route without paying. */
@@ -68,9 +68,14 @@ export function compileChallenge(resolved: ResolvedOffer, route: ResolvedRoute |
     scheme: pay.scheme, network: chain.caip2, amount, asset: asset.address, payTo: pay.payTo,
     maxTimeoutSeconds: pay.maxTimeoutSeconds, extra,
   }]
-  const v2: PaymentRequired = { x402Version: 2, error: DEFAULT_CHALLENGE_ERROR, resource: { url: URL_MARK, description, mimeType }, accepts }
-  const v1 = { x402Version: 1, error: DEFAULT_CHALLENGE_ERROR, accepts: v1Accepts(accepts, URL_MARK, description, mimeType, chain.chainId) }
-  return { accepts, description, mimeType, chainId: chain.chainId, v2Parts: split(v2), v1Parts: split(v1) }
+  return { accepts, description, mimeType, chainId: chain.chainId }
+}
+
+function wireParts(c: Challenge): { v2: string[]; v1: string[] } {
+  return c.wire ??= {
+    v2: split(paymentRequiredFor(c, URL_MARK)),
+    v1: split({ x402Version: 1, error: DEFAULT_CHALLENGE_ERROR, accepts: paymentRequirementsV1For(c, URL_MARK) }),
+  }
 }
 
 function v1Accepts(accepts: PaymentRequirements[], url: string, description: string, mimeType: string, chainId: number): V1Requirements[] {
@@ -110,8 +115,9 @@ export function writeChallenge(res: ServerResponse, c: Challenge, url: string, o
   let body: string
   if (!opts?.error && !opts?.extra && !opts?.accepts) {
     const quoted = JSON.stringify(url)
-    header = toBase64(c.v2Parts.join(quoted))
-    body = c.v1Parts.join(quoted)
+    const wire = wireParts(c)
+    header = toBase64(wire.v2.join(quoted))
+    body = wire.v1.join(quoted)
   } else {
     const accepts = opts.accepts ?? c.accepts
     header = toBase64(JSON.stringify(paymentRequiredFor(c, url, error, accepts)))

@@ -2,7 +2,7 @@
  * Offer files: VEND_HOME/offers/<namespace>/<name>.yaml, one offer per file. The files are the desired
  * state; the CLI writes them atomically, the daemon reads and watches them.
  */
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync, statSync, unlinkSync, rmdirSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { stringify } from 'yaml'
@@ -27,7 +27,7 @@ export type OfferFileRecord = {
 const nameRe = new RegExp(NAME_PATTERN)
 
 export function specGeneration(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value ?? null)).digest('hex').slice(0, 12)
+  return hash('sha256', JSON.stringify(value ?? null), 'hex').slice(0, 12)
 }
 
 /** Read one offer file. A file that fails to parse or validate becomes a record with a problem. */
