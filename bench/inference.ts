@@ -1,15 +1,22 @@
 /**
  * Inference benchmarks on the tiny GGUF (test/helpers/tinyModel.ts), CPU, 1 thread:
- * - time to first token: a streamed chat completion from the embedded runtime directly vs through a Vend paid
- *   route in front of it (per-request price, header pre-signed; the metered per-token inference route is not
- *   wired into the gateway yet, so this is the generic paid HTTP route with an inference upstream);
+ * - time to first token: a streamed chat completion from the embedded runtime directly vs through a Vend
+ *   inference offer in front of it, metered per token and paid with upto (Permit2; headers pre-signed by the
+ *   official client from the offer's own 402);
  * - tokens/s of the embedded runtime (its HTTP surface) vs node-llama-cpp called directly, same model and threads.
  */
 import { getLlama, LlamaCompletion, LlamaLogLevel } from 'node-llama-cpp'
 import { startEmbeddedModel, type EmbeddedModel } from '../src/inference/embeddedRuntime.ts'
 import { ensureTinyModel } from '../test/helpers/tinyModel.ts'
-import { median, presign, startPaidServer, PRICE } from './paidRoute.ts'
-import { startTestChain } from '../src/payments/testChain.ts'
+import { decodePaymentRequiredHeader, encodePaymentSignatureHeader } from '@x402/core/http'
+import { x402Client } from '@x402/core/client'
+import { toClientEvmSigner } from '@x402/evm'
+import { UptoEvmScheme } from '@x402/evm/upto/client'
+import { privateKeyToAccount } from 'viem/accounts'
+import { chainClients } from '../src/devchain/contracts.ts'
+import { approvePermit2 } from '../src/devchain/permit2.ts'
+import { startTestChain, type TestChain } from '../src/payments/testChain.ts'
+import { median, startPaidServer, PRICE } from './paidRoute.ts'
 
 const MODEL = 'tiny'
 const chatBody = (stream: boolean, maxTokens: number) => JSON.stringify({
@@ -30,15 +37,30 @@ async function timeToFirstToken(url: string, headers: Record<string, string> = {
   return first
 }
 
+/** `count` payment headers for one chat request, signed ahead by the official upto client (Permit2, approved once). */
+async function presignUpto(chain: TestChain, url: string, body: string, count: number): Promise<string[]> {
+  await approvePermit2(chainClients(chain.rpcUrl, chain.chainId).wallet(chain.buyer.privateKey), chain.usdc.address)
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+  if (res.status !== 402) throw new Error(`expected a 402 challenge from ${url}, got ${res.status}`)
+  const required = decodePaymentRequiredHeader(res.headers.get('payment-required')!)
+  if (required.accepts[0]?.scheme !== 'upto') throw new Error(`expected upto first, got ${required.accepts.map((a) => a.scheme).join(', ')}`)
+  const signer = toClientEvmSigner(privateKeyToAccount(chain.buyer.privateKey), chainClients(chain.rpcUrl, chain.chainId).pub)
+  const client = new x402Client().register('eip155:*', new UptoEvmScheme(signer))
+    .setSpendControls({ allowedAssets: [{ network: chain.caip2 as `${string}:${string}`, asset: chain.usdc.address }] })
+  const out: string[] = []
+  for (let i = 0; i < count; i++) out.push(encodePaymentSignatureHeader(await client.createPaymentPayload({ ...required, accepts: [required.accepts[0]!] })))
+  return out
+}
+
 export async function ttftScenario({ samples }: { samples: number }): Promise<{ paidMs: number; directMs: number }> {
   const rt = await startEmbeddedModel({ file: await ensureTinyModel(), modelName: MODEL, threads: 1 })
   const chain = await startTestChain({ buyerFunds: 1_000_000_000n })
   try {
-    const server = await startPaidServer({ kind: 'vend', chain, price: PRICE, modelUrl: rt.url })
+    const server = await startPaidServer({ kind: 'vend', chain, price: PRICE, modelUrl: rt.url, modelName: MODEL, perMTok: '1' })
     try {
       const paidUrl = `${server.base}/services/model/v1/chat/completions`
       const direct = `${rt.url}/v1/chat/completions`
-      const headers = await presign(chain, paidUrl, samples + 1)
+      const headers = await presignUpto(chain, paidUrl, chatBody(true, 16), samples + 1)
       await timeToFirstToken(direct)
       await timeToFirstToken(paidUrl, { 'payment-signature': headers.pop()! })
       const d: number[] = []

@@ -114,15 +114,21 @@ export async function timeToFirstEvent(url: string, init: RequestInit = {}): Pro
 export const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]! }
 
 /** Paid SSE (Vend, paid route, settles when the stream ends) vs the upstream direct: median time to first event. */
-export async function sseScenario({ samples }: { samples: number }): Promise<{ paidMs: number; directMs: number; expressMs: number }> {
+export async function sseScenario({ samples }: { samples: number }): Promise<{ paidMs: number; freeMs: number; directMs: number; expressMs: number }> {
   const upstream = await startServer(upstreamHandler)
   try {
-    const paidMs = await withStack('vend', async (chain, s) => {
+    const { paidMs, freeMs } = await withStack('vend', async (chain, s) => {
       const headers = await presign(chain, `${s.paidUrl}sse`, samples + 1)
       await timeToFirstEvent(`${s.paidUrl}sse`, { headers: { 'payment-signature': headers.pop()! } })
       const xs: number[] = []
-      for (const h of headers) xs.push(await timeToFirstEvent(`${s.paidUrl}sse`, { headers: { 'payment-signature': h } }))
-      return median(xs)
+      const free: number[] = []
+      const freeUrl = `${s.base}/services/free/sse`
+      await timeToFirstEvent(freeUrl)
+      for (const h of headers) {
+        xs.push(await timeToFirstEvent(`${s.paidUrl}sse`, { headers: { 'payment-signature': h } }))
+        free.push(await timeToFirstEvent(freeUrl))
+      }
+      return { paidMs: median(xs), freeMs: median(free) }
     })
     const expressMs = await withStack('express', async (chain, s) => {
       const headers = await presign(chain, `${s.paidUrl}/sse`, 3)
@@ -133,7 +139,7 @@ export async function sseScenario({ samples }: { samples: number }): Promise<{ p
     await timeToFirstEvent(`${upstream.url}/sse`)
     const xs: number[] = []
     for (let i = 0; i < samples; i++) xs.push(await timeToFirstEvent(`${upstream.url}/sse`))
-    return { paidMs, directMs: median(xs), expressMs }
+    return { paidMs, freeMs, directMs: median(xs), expressMs }
   } finally { await upstream.close() }
 }
 

@@ -19,8 +19,10 @@ export type PaidServerConfig = {
   price: string
   /** The upstream in its own process (vend only; default: one in this process). */
   upstreamUrl?: string
-  /** An OpenAI-compatible upstream to sell per request under /services/model/ (vend only). */
+  /** An OpenAI-compatible upstream to sell per token under /services/model/ (vend only), its model and price. */
   modelUrl?: string
+  modelName?: string
+  perMTok?: string
 }
 
 export const PAID_PATH = { vend: '/services/bench/', express: '/paid' } as const
@@ -28,8 +30,17 @@ export const PAID_PATH = { vend: '/services/bench/', express: '/paid' } as const
 async function vend(cfg: PaidServerConfig): Promise<string> {
   const upstream = cfg.upstreamUrl ? { url: cfg.upstreamUrl, close: async () => {} } : await startServer(upstreamHandler)
   const chain = cfg.chain as TestChain
-  const offers = [paidOffer(chain, { name: 'bench', upstreamUrl: upstream.url, price: cfg.price })]
-  if (cfg.modelUrl) offers.push(paidOffer(chain, { name: 'model', upstreamUrl: cfg.modelUrl, price: cfg.price }))
+  const offers = [
+    paidOffer(chain, { name: 'bench', upstreamUrl: upstream.url, price: cfg.price }),
+    // the same upstream behind a free route: the gateway hop alone, without the payment
+    paidOffer(chain, { name: 'free', upstreamUrl: upstream.url, price: cfg.price, spec: { routes: [{ path: '/*', gate: 'free' }] } }),
+  ]
+  if (cfg.modelUrl) {
+    // an inference offer metered per token (upto, exact fallback) in front of the OpenAI-compatible model server
+    const model = paidOffer(chain, { name: 'model', upstreamUrl: cfg.modelUrl, price: cfg.price })
+    const payment = { ...(model.spec!['payment'] as object), price: { perMTok: cfg.perMTok ?? '1' } }
+    offers.push({ ...model, spec: { ...model.spec, type: 'inference', model: { name: cfg.modelName ?? 'tiny', maxTokens: 64 }, payment } })
+  }
   const stack = await startPaidStack({ chain, offers })
   process.once('SIGTERM', () => void stack.stop().then(() => upstream.close()).then(() => process.exit(0)))
   return stack.gateway.url

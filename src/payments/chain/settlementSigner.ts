@@ -8,10 +8,11 @@
  */
 import type { FacilitatorEvmSigner } from '@x402/evm'
 import {
-  decodeFunctionResult, encodeFunctionData, hexToBytes, recoverTypedDataAddress, type Abi, type Hex, type Log,
+  decodeFunctionResult, encodeFunctionData, hashTypedData, hexToBytes, recoverTypedDataAddress, type Abi, type Hex, type Log,
 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { signLegacyTransaction } from './nativeCrypto.ts'
+import { signedBy } from './signatures.ts'
 import { RpcError, type RpcClient } from './rpc.ts'
 
 export type SettlementSignerOptions = {
@@ -216,7 +217,10 @@ export function createSettlementSigner(opts: SettlementSignerOptions): Settlemen
     readContract,
     async verifyTypedData(a) {
       try {
-        const recovered = await recoverTypedDataAddress(a as Parameters<typeof recoverTypedDataAddress>[0])
+        const typed = a as Parameters<typeof recoverTypedDataAddress>[0]
+        // EOA signatures (65 bytes) recovered natively; anything else (smart-wallet formats) through viem
+        if (typeof a.signature === 'string' && a.signature.length === 132) return signedBy(hashTypedData(typed), a.signature, a.address, true)
+        const recovered = await recoverTypedDataAddress(typed)
         return recovered.toLowerCase() === a.address.toLowerCase()
       } catch { return false }
     },

@@ -73,3 +73,13 @@ test('transferWithAuthorization calldata equals viem\'s ABI encoding', async () 
   const expected = encodeFunctionData({ abi: eip3009ABI, functionName: 'transferWithAuthorization', args: [message.from, message.to, message.value, message.validAfter, message.validBefore, message.nonce, Number(v), r, s] })
   assert.equal(transferWithAuthorizationData(message, sig), expected)
 })
+
+test('lenient checks take what plain ecrecover takes: high s, v 0/1; never another signer', async () => {
+  const sig = await buyer.sign({ hash: digest(5) })
+  const v01 = `${sig.slice(0, 130)}${sig.endsWith('1b') ? '00' : '01'}` as Hex
+  assert.equal(signedBy(digest(5), highS(sig), buyer.address, true), true)
+  assert.equal(signedBy(digest(5), v01, buyer.address, true), true)
+  assert.equal(signedBy(digest(5), v01, buyer.address), false)
+  assert.equal(signedBy(digest(5), flipV(sig), buyer.address, true), false)
+  assert.equal(signedBy(digest(6), sig, buyer.address, true), false)
+})

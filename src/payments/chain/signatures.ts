@@ -65,14 +65,19 @@ function addressOf(publicKey: Uint8Array): string {
   return `0x${Buffer.from(keccak256Bytes(publicKey.subarray(1))).subarray(12).toString('hex')}`
 }
 
-/** Whether `signature` (65 bytes hex) over `digest` was made by `address`'s key, as ecrecover on chain would say. */
-export function signedBy(digest: Hex | Uint8Array, signature: Hex, address: string): boolean {
+/**
+ * Whether `signature` (65 bytes hex) over `digest` was made by `address`'s key, as OpenZeppelin's ECDSA.recover
+ * on chain would say (what USDC's EIP-3009 uses): v 27/28 and low s. `lenient` takes what plain ecrecover
+ * (Permit2) and viem's recoverTypedDataAddress take as well: v 0/1 and high s.
+ */
+export function signedBy(digest: Hex | Uint8Array, signature: Hex, address: string, lenient = false): boolean {
   if (!/^0x[0-9a-fA-F]{130}$/.test(signature)) return false
   const r = BigInt(`0x${signature.slice(2, 66)}`)
   const s = BigInt(`0x${signature.slice(66, 130)}`)
-  const v = Number.parseInt(signature.slice(130), 16)
+  let v = Number.parseInt(signature.slice(130), 16)
+  if (lenient && (v === 0 || v === 1)) v += 27
   if (v !== 27 && v !== 28) return false
-  if (r <= 0n || r >= n || s <= 0n || s > HALF_N) return false
+  if (r <= 0n || r >= n || s <= 0n || s >= n || (s > HALF_N && !lenient)) return false
   const msg = typeof digest === 'string' ? Buffer.from(digest.slice(2), 'hex') : digest
   if (msg.length !== 32) return false
   const pub = recoverPublicKey(msg, Buffer.from(signature.slice(2, 130), 'hex'), (v - 27) as 0 | 1)

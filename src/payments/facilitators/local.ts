@@ -9,13 +9,15 @@ import { ExactEvmScheme } from '@x402/evm/exact/facilitator'
 import { ExactEvmSchemeV1 } from '@x402/evm/exact/v1/facilitator'
 import { UptoEvmScheme } from '@x402/evm/upto/facilitator'
 import { v1NetworkName } from '../../gateway/challenge.ts'
-import { getAddress, type Hex } from 'viem'
+import { PERMIT2_ADDRESS, uptoPermit2WitnessTypes, x402UptoPermit2ProxyABI, x402UptoPermit2ProxyAddress } from '@x402/evm'
+import { encodeFunctionData, getAddress, hashTypedData, type Hex } from 'viem'
 import type { FacilitatorObservation } from '../../reconciler/types.ts'
 import { authorizationSettled, createAuthorizationBatcher } from '../chain/authorizationBatcher.ts'
 import { createRpcClient, RpcError, RpcUnavailableError } from '../chain/rpc.ts'
 import { createSettlementSigner } from '../chain/settlementSigner.ts'
 import { authorizationDigestBytes, signedBy, transferWithAuthorizationData, type Authorization } from '../chain/signatures.ts'
 import { refineReason } from '../reasons.ts'
+import { parsePermit2Authorization } from '../upto.ts'
 import { FacilitatorUnavailableError, type Facilitator, type SettleHooks } from './types.ts'
 
 export type LocalFacilitatorOptions = {
@@ -148,10 +150,47 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
     }
   }
 
+  /**
+   * The happy path of the SDK's upto (Permit2) verify for an EOA payer without gas-sponsoring extensions, cheaper:
+   * the same field checks, the Permit2 witness signature recovered natively (the SDK recovers in JS), cached
+   * getCode, then the same settle simulation through the upto proxy. Anything else goes to the SDK's verify.
+   */
+  async function fastVerifyUpto(payload: PaymentPayload, requirements: PaymentRequirements): Promise<VerifyResponse | undefined> {
+    const a = parsePermit2Authorization(payload.payload)
+    const signature = (payload.payload as { signature?: string }).signature
+    if (!a || typeof signature !== 'string' || signature.length !== 132 || (payload.extensions && Object.keys(payload.extensions).length)) return undefined
+    if (payload.accepted?.scheme !== 'upto' || requirements.scheme !== 'upto' || payload.accepted.network !== requirements.network || requirements.network !== caip2) return undefined
+    const now = BigInt(Math.floor(Date.now() / 1000))
+    const eq = (x: string, y: string) => x.toLowerCase() === y.toLowerCase()
+    if (!eq(a.spender, x402UptoPermit2ProxyAddress) || !eq(a.witness.to, requirements.payTo) || !eq(a.witness.facilitator, signer.address)
+      || !eq(a.permitted.token, requirements.asset) || BigInt(a.permitted.amount) !== BigInt(requirements.amount)
+      || BigInt(a.deadline) < now + 6n || BigInt(a.witness.validAfter) > now) return undefined
+    try {
+      const message = {
+        permitted: { token: a.permitted.token as Hex, amount: BigInt(a.permitted.amount) }, spender: a.spender as Hex, nonce: BigInt(a.nonce),
+        deadline: BigInt(a.deadline), witness: { to: a.witness.to as Hex, facilitator: a.witness.facilitator as Hex, validAfter: BigInt(a.witness.validAfter) },
+      }
+      const digest = hashTypedData({ types: uptoPermit2WitnessTypes, primaryType: 'PermitWitnessTransferFrom', domain: { name: 'Permit2', chainId: opts.chainId, verifyingContract: PERMIT2_ADDRESS }, message })
+      if (!signedBy(digest, signature as Hex, a.from, true)) return undefined
+      const [assetCode, payerCode] = await Promise.all([signer.getCode({ address: requirements.asset as Hex }), signer.getCode({ address: a.from as Hex })])
+      if (!assetCode || assetCode === '0x' || (payerCode && payerCode !== '0x')) return undefined
+      const data = encodeFunctionData({
+        abi: x402UptoPermit2ProxyABI, functionName: 'settle',
+        args: [{ permitted: message.permitted, nonce: message.nonce, deadline: message.deadline }, message.permitted.amount, a.from as Hex, message.witness, signature as Hex],
+      })
+      await simulate(x402UptoPermit2ProxyAddress as Hex, data)
+      return { isValid: true, payer: a.from }
+    } catch (err) {
+      if (isTransportFailure(err)) throw err
+      return undefined
+    }
+  }
+
   return {
     id: 'local',
     settlerAddress: signer.address,
-    verify: (payload, requirements) => guard(async () => (await fastVerify(payload, requirements)) ?? core.verify(payload, requirements)),
+    verify: (payload, requirements) => guard(async () =>
+      (await (requirements.scheme === 'upto' ? fastVerifyUpto : fastVerify)(payload, requirements)) ?? core.verify(payload, requirements)),
     settle: (payload, requirements, hooks) => guard(() => (isPlainEip3009(payload) ? settleEip3009(payload, requirements, hooks) : core.settle(payload, requirements))),
     observe(network: string): FacilitatorObservation {
       const supports = network === caip2
