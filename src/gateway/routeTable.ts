@@ -26,9 +26,9 @@ export type CompiledOffer = {
   metrics: OfferMetrics
   /** No routes[] in the spec: everything under the path is paid at the offer price. */
   whole: CompiledRoute | undefined
-  exact: Map<string, CompiledRoute>
+  exact: ReadonlyMap<string, CompiledRoute>
   /** "/x/*" routes by their prefix "/x" ("" for "/*"). */
-  prefixes: Map<string, CompiledRoute>
+  prefixes: ReadonlyMap<string, CompiledRoute>
   prefixMaxLen: number
 }
 
@@ -86,6 +86,9 @@ export function matchRoute(offer: CompiledOffer, rest: string): CompiledRoute | 
   return offer.exact.get(p) ?? longestPrefix(offer.prefixes, p, offer.prefixMaxLen, true)
 }
 
+/** Offers without routes[] (most of them) share these: two Maps each are ~5 MB for 10,000 offers. */
+const NO_ROUTES: ReadonlyMap<string, CompiledRoute> = new Map()
+
 function compileOffer(entry: RouteEntry, deps: CompileDeps): CompiledOffer {
   const resolved = entry.resolved
   const spec = resolved.offer.spec
@@ -118,7 +121,7 @@ function compileOffer(entry: RouteEntry, deps: CompileDeps): CompiledOffer {
 
   const offer: CompiledOffer = {
     key: entry.key, path: entry.path.replace(/\/+$/, ''), entry, resolved, upstream, unavailable, limiter,
-    metrics: deps.metrics.forOffer(entry.key), whole: undefined, exact: new Map(), prefixes: new Map(), prefixMaxLen: 0,
+    metrics: deps.metrics.forOffer(entry.key), whole: undefined, exact: NO_ROUTES, prefixes: NO_ROUTES, prefixMaxLen: 0,
   }
   const route = (r: ResolvedRoute | undefined): CompiledRoute => {
     const gate = r?.gate ?? 'paid'
@@ -132,15 +135,19 @@ function compileOffer(entry: RouteEntry, deps: CompileDeps): CompiledOffer {
   if (resolved.routes.length === 0) {
     offer.whole = route(undefined)
   } else {
+    const exact = new Map<string, CompiledRoute>()
+    const prefixes = new Map<string, CompiledRoute>()
     for (const r of resolved.routes) {
       if (r.path.endsWith('/*')) {
         const prefix = r.path.slice(0, -2)
-        offer.prefixes.set(prefix, route(r))
+        prefixes.set(prefix, route(r))
         offer.prefixMaxLen = Math.max(offer.prefixMaxLen, prefix.length)
       } else {
-        offer.exact.set(r.path, route(r))
+        exact.set(r.path, route(r))
       }
     }
+    offer.exact = exact
+    offer.prefixes = prefixes
   }
   return offer
 }

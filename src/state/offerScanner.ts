@@ -36,6 +36,8 @@ export function createOfferScanner(paths: HomePaths): OfferScanner {
       const records: OfferFileRecord[] = []
       const changed = new Set<string>()
       const present = new Set<string>()
+      // Per scan, so strings of deleted offers are not kept: a first scan of 10,000 offers shares all it can.
+      const strings = new Map<string, string>()
       for (const ns of listDir(paths.offersDir)) {
         if (!nameRe.test(ns)) continue
         const dir = join(paths.offersDir, ns)
@@ -50,7 +52,7 @@ export function createOfferScanner(paths: HomePaths): OfferScanner {
           const sig = `${st.ino}:${st.size}:${st.mtimeMs}`
           let entry = cache.get(abs)
           if (!entry || entry.sig !== sig) {
-            entry = { sig, record: readOfferFileFast(paths, ns, name, abs, st.mtimeMs) }
+            entry = { sig, record: readOfferFileFast(paths, ns, name, abs, st.mtimeMs, strings) }
             cache.set(abs, entry)
             changed.add(entry.record.key)
           }
@@ -73,8 +75,12 @@ function listDir(dir: string): string[] {
   try { return readdirSync(dir).sort() } catch { return [] }
 }
 
-/** Same record as readOfferFile(paths, ns, name, abs), faster for valid files. */
-export function readOfferFileFast(paths: HomePaths, namespace: string, name: string, abs: string, mtimeMs: number): OfferFileRecord {
+/**
+ * Same record as readOfferFile(paths, ns, name, abs), faster for valid files. The offer's long strings are
+ * replaced by copies from `strings` (shared by the files of one scan): the parser's substrings would keep each
+ * file's whole text alive, and most values (upstream, payTo, apiVersion) repeat across offers.
+ */
+export function readOfferFileFast(paths: HomePaths, namespace: string, name: string, abs: string, mtimeMs: number, strings = new Map<string, string>()): OfferFileRecord {
   let text: string
   try { text = readFileSync(abs, 'utf8') } catch { return readOfferFile(paths, namespace, name, abs) }
   if (anchorOrAlias.test(text)) return readOfferFile(paths, namespace, name, abs)
@@ -82,8 +88,30 @@ export function readOfferFileFast(paths: HomePaths, namespace: string, name: str
   try { value = load(text, { schema: CORE_SCHEMA }) } catch { return readOfferFile(paths, namespace, name, abs) }
   const res = ServiceOffer.safeParse(value)
   if (!res.success || res.data.metadata.name !== name || res.data.metadata.namespace !== namespace) return readOfferFile(paths, namespace, name, abs)
+  shareStrings(res.data, strings)
   return {
     key: `${namespace}/${name}`, namespace, name, path: abs, file: relative(paths.root, abs), mtimeMs,
     generation: specGeneration(res.data.spec), offer: res.data,
   }
 }
+
+/** V8 makes substrings of at least 13 characters views into their parent string; shorter ones are copies. */
+const MIN_VIEW_LENGTH = 13
+
+/** Replace, in place, the long strings of a parsed document by shared standalone copies. */
+function shareStrings(value: Record<string, unknown> | unknown[], strings: Map<string, string>): void {
+  const entries: [string | number, unknown][] = Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.entries(value)
+  for (const [k, v] of entries) {
+    if (typeof v === 'string') {
+      if (v.length < MIN_VIEW_LENGTH) continue
+      let copy = strings.get(v)
+      if (copy === undefined) strings.set(copy = standalone(v), copy)
+      ;(value as Record<string | number, unknown>)[k] = copy
+    } else if (typeof v === 'object' && v !== null) {
+      shareStrings(v as Record<string, unknown>, strings)
+    }
+  }
+}
+
+/** A copy of `s` that references no parent string (JSON.parse builds a new string). */
+const standalone = (s: string): string => JSON.parse(JSON.stringify(s)) as string
