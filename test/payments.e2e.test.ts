@@ -6,7 +6,10 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { decodePaymentRequiredHeader, decodePaymentResponseHeader } from '@x402/core/http'
 import type { PaymentRequirements } from '@x402/core/types'
-import { decodeEventLog, parseAbi, type Hex } from 'viem'
+import { randomBytes } from 'node:crypto'
+import { decodeEventLog, parseAbi, toHex, type Hex } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { chainClients } from '../src/devchain/contracts.ts'
 import { startTestChain, type TestChain } from '../src/payments/testChain.ts'
 import { paidOffer, payingFetch, signedHeader, startPaidStack, startUpstream, until, type PaidStack, type Upstream } from '../src/payments/testStack.ts'
 
@@ -199,4 +202,47 @@ test('optimistic settlement answers first and settles from the queue', async () 
   assert.equal(row.offer, 'default/eager')
   assert.equal(row.settlement, 'optimistic')
   assert.equal(buyer0 - (await balances())[0], PRICE)
+})
+
+test('a repeat payer whose funds left since its last payment: no answer and no charge, buffered or streamed', async () => {
+  // a payer of our own, so no other test's balance moves: funded for three payments, with ETH to move its funds
+  const key = toHex(randomBytes(32))
+  const payer = privateKeyToAccount(key)
+  await chain.mint(payer.address, 3n * PRICE)
+  await chain.rpc('anvil_setBalance', [payer.address, '0xde0b6b3a7640000'])
+  const pay = payingFetch(chain, key)
+  // first payment: simulated on chain, and the payer's balance is now known to the facilitator
+  assert.equal((await pay(url('/services/weather/first'))).status, 200)
+  // the payer empties its wallet elsewhere; the facilitator still believes 2 x PRICE are there
+  await chainClients(chain.rpcUrl, chain.chainId).wallet(key).writeContract({
+    address: chain.usdc.address, abi: parseAbi(['function transfer(address to, uint256 value) returns (bool)']), functionName: 'transfer', args: [chain.other.address, 2n * PRICE],
+  })
+  const payTo0 = await chain.balanceOf(chain.payTo.address)
+  const header = async (path: string) => signedHeader(chain, await requirements(path), { key })
+
+  // a stream is checked on chain before its first byte: refused, nothing delivered
+  const streamed = await fetch(url('/services/weather/sse'), { headers: { 'payment-signature': await header('/services/weather/sse') } })
+  assert.equal(streamed.status, 402)
+  assert.equal(((await streamed.json()) as { reason: string }).reason, 'invalid_exact_evm_insufficient_balance')
+  releaseStream()
+  const streamRow = (await stack.rows()).at(-1)!
+  assert.equal(streamRow.status, 'not_charged')
+  assert.equal(streamRow.payer, payer.address.toLowerCase())
+
+  // a buffered answer waits for its settlement, which fails: the buyer gets the refusal, not the answer
+  const buffered = await fetch(url('/services/weather/drained'), { headers: { 'payment-signature': await header('/services/weather/drained') } })
+  assert.equal(buffered.status, 402)
+  assert.doesNotMatch(await buffered.text(), /"path":"\/drained"/, 'the upstream answer is not released')
+  const row = (await stack.rows()).at(-1)!
+  assert.equal(row.payer, payer.address.toLowerCase())
+  assert.notEqual(row.status, 'settled')
+  assert.equal(row.chargedAmount ?? 0n, 0n)
+
+  // the failure made the facilitator forget the payer: the next payment is simulated first, the upstream not called
+  const hits = upstream.hits.get('/again') ?? 0
+  const again = await fetch(url('/services/weather/again'), { headers: { 'payment-signature': await header('/services/weather/again') } })
+  assert.equal(again.status, 402)
+  assert.equal(((await again.json()) as { reason: string }).reason, 'invalid_exact_evm_insufficient_balance')
+  assert.equal(upstream.hits.get('/again') ?? 0, hits)
+  assert.equal(await chain.balanceOf(chain.payTo.address), payTo0, 'payTo received nothing')
 })

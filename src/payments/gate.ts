@@ -102,7 +102,7 @@ export function createPaymentGate(opts: PaymentGateOptions): PaymentGate {
 
       let verdict
       try {
-        verdict = await fac.verify(p.payload, p.requirements)
+        verdict = await fac.verify(p.payload, p.requirements, { deferChainCheck: true })
       } catch (err) {
         if (!(err instanceof FacilitatorUnavailableError)) throw err
         log.warn('Refused payment: facilitator unavailable', { offer: ctx.route.offer.key, facilitator: fac.id })
@@ -114,6 +114,25 @@ export function createPaymentGate(opts: PaymentGateOptions): PaymentGate {
       const amount = BigInt(p.accepted.amount)
       let optimistic = resolved.offer.spec.payment.settlement === 'optimistic'
       if (optimistic && (await ledger.unsettledAmount(caip2, p.accepted.asset, p.auth.from)) + amount > capFor(resolved.asset.decimals)) optimistic = false
+      // Anything sent before the settlement needs the on-chain check done: optimistic answers at once; streams are
+      // confirmed below, before their first byte; a buffered answer waits for its settlement, which checks it anyway.
+      let chainCheck = verdict.chainCheck
+      const confirmed = async (): Promise<boolean> => {
+        if (!chainCheck) return true
+        const check = chainCheck
+        chainCheck = undefined
+        let v
+        try {
+          v = await check()
+        } catch (err) {
+          if (!(err instanceof FacilitatorUnavailableError)) throw err
+          refuse(ctx, unavailable(`The payment facilitator is unavailable, so the payment could not be checked.`))
+          return false
+        }
+        if (!v.isValid) refuse(ctx, fromFacilitator(v.invalidReason, v.invalidMessage))
+        return v.isValid
+      }
+      if (optimistic && !(await confirmed())) return
       const record = {
         offer: ctx.route.offer.key, route: ctx.route.spec?.path, resource: ctx.paymentRequired.resource.url, network: caip2,
         asset: p.accepted.asset, payer: p.auth.from, payTo: p.accepted.payTo, nonce: p.auth.nonce, amount,
@@ -129,7 +148,9 @@ export function createPaymentGate(opts: PaymentGateOptions): PaymentGate {
       if (!up) return
 
       const sse = String(up.headers['content-type'] ?? '').includes('text/event-stream')
+      const notConfirmed = async () => { up.body.destroy(); await ledger.markNotCharged(id, 'payment_not_confirmed_on_chain') }
       if (sse || Number(up.headers['content-length'] ?? 0) > maxBuffered) {
+        if (!(await confirmed())) { await notConfirmed(); return }
         await streamed(ctx, up, p, fac, row, optimistic, sse)
         return
       }
@@ -142,6 +163,7 @@ export function createPaymentGate(opts: PaymentGateOptions): PaymentGate {
         return
       }
       if (!read.complete) {
+        if (!(await confirmed())) { read.rest.destroy(); await ledger.markNotCharged(id, 'payment_not_confirmed_on_chain'); return }
         await streamed(ctx, { ...up, body: read.rest }, p, fac, row, optimistic, false)
         return
       }
@@ -158,7 +180,8 @@ export function createPaymentGate(opts: PaymentGateOptions): PaymentGate {
         const [name, value] = receiptFor(p, out.response)
         await ctx.sendUpstream(replay, { [name]: value, 'access-control-expose-headers': EXPOSE })
       } else if (out.kind === 'retry') {
-        // owed and queued: the authorisation is valid and will be settled; the buyer gets what was paid for
+        // owed and queued (the chain could not be reached, or the transaction is pending): the settlement may already
+        // be out, so the buyer gets what it paid for; the queue settles it or records why not
         await ctx.sendUpstream(replay, { 'access-control-expose-headers': EXPOSE })
       } else {
         const r = out.kind === 'expired' ? fromFacilitator('invalid_exact_evm_payload_authorization_valid_before', undefined) : fromFacilitator(out.reason, out.message)

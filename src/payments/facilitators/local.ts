@@ -18,7 +18,7 @@ import { createSettlementSigner } from '../chain/settlementSigner.ts'
 import { authorizationDigestBytes, signedBy, transferWithAuthorizationData, type Authorization } from '../chain/signatures.ts'
 import { refineReason } from '../reasons.ts'
 import { parsePermit2Authorization } from '../upto.ts'
-import { FacilitatorUnavailableError, type Facilitator, type SettleHooks } from './types.ts'
+import { FacilitatorUnavailableError, type Facilitator, type SettleHooks, type Verdict, type VerifyOptions } from './types.ts'
 
 export type LocalFacilitatorOptions = {
   rpcUrl: string
@@ -40,6 +40,9 @@ function isTransportFailure(err: unknown): boolean {
 }
 
 export type LocalFacilitator = Facilitator & { settlerAddress: string }
+
+/** How long a repeat payer's known balance stands in for the simulation. */
+const KNOWN_BALANCE_TTL_MS = 10_000
 
 const toAuthorization = (a: Record<keyof Authorization, string>): Authorization => ({
   from: a.from as Hex, to: a.to as Hex, value: BigInt(a.value), validAfter: BigInt(a.validAfter), validBefore: BigInt(a.validBefore), nonce: a.nonce as Hex,
@@ -78,8 +81,10 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
   async function settleEip3009(payload: PaymentPayload, requirements: PaymentRequirements, hooks?: SettleHooks): Promise<SettleResponse> {
     const { authorization: a, signature } = payload.payload as { authorization: { from: Hex; to: Hex; value: string; validAfter: string; validBefore: string; nonce: Hex }; signature: Hex }
     const network = requirements.network
-    const fail = (errorReason: string, transaction = '', errorMessage?: string): SettleResponse =>
-      ({ success: false, errorReason, transaction, network, payer: a.from, ...(errorMessage ? { errorMessage } : {}) })
+    const fail = (errorReason: string, transaction = '', errorMessage?: string): SettleResponse => {
+      known.delete(payerKey(requirements.asset, a.from))
+      return { success: false, errorReason, transaction, network, payer: a.from, ...(errorMessage ? { errorMessage } : {}) }
+    }
     if (BigInt(a.validBefore) <= BigInt(Math.floor(Date.now() / 1000) + 3)) return fail('invalid_exact_evm_payload_authorization_valid_before')
     const data = transferWithAuthorizationData(toAuthorization(a), signature)
     const asset = getAddress(requirements.asset)
@@ -119,12 +124,23 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
     return typeof p.signature === 'string' && p.signature.length === 132 && typeof p.authorization === 'object' && p.authorization !== null
   }
 
+  // What repeat payers are known to hold: after a payer's simulation passed, its balance (read in the same batch)
+  // less what it has authorised since covers its next payments for a few seconds without another simulation, when
+  // the caller allows deferring the check (see Verdict.chainCheck). A failed settlement forgets the payer.
+  const known = new Map<string, { balance: bigint; until: number }>()
+  const payerKey = (asset: string, payer: string) => `${asset.toLowerCase()}|${payer.toLowerCase()}`
+
+  async function balanceOf(asset: Hex, owner: Hex): Promise<bigint> {
+    return BigInt(await rpc.call<Hex>('eth_call', [{ to: asset, data: `0x70a08231${owner.slice(2).toLowerCase().padStart(64, '0')}` }, 'latest']))
+  }
+
   /**
    * The happy path of the SDK's EIP-3009 verify for an EOA payer, cheaper: the signature checked against the
-   * payer's address before any RPC (libsecp256k1), cached getCode, then the on-chain simulation. Anything it cannot vouch for
-   * returns undefined and goes to the SDK's verify, which gives the precise reason.
+   * payer's address before any RPC (libsecp256k1), cached getCode, then the on-chain simulation (or, with
+   * deferChainCheck, the payer's known balance). Anything it cannot vouch for returns undefined and goes to the
+   * SDK's verify, which gives the precise reason.
    */
-  async function fastVerify(payload: PaymentPayload, requirements: PaymentRequirements): Promise<VerifyResponse | undefined> {
+  async function fastVerify(payload: PaymentPayload, requirements: PaymentRequirements, options?: VerifyOptions): Promise<Verdict | undefined> {
     if (!isPlainEip3009(payload)) return undefined
     const { authorization: a, signature } = payload.payload as { authorization: Record<string, string>; signature: Hex }
     const extra = requirements.extra as { name?: unknown; version?: unknown } | undefined
@@ -142,7 +158,27 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
       if (!signedBy(digest, signature, a.from!)) return undefined
       const [assetCode, payerCode] = await Promise.all([signer.getCode({ address: getAddress(requirements.asset) }), signer.getCode({ address: message.from })])
       if (!assetCode || assetCode === '0x' || (payerCode && payerCode !== '0x')) return undefined
-      await simulate(requirements.asset as Hex, transferWithAuthorizationData(message, signature))
+      const asset = requirements.asset as Hex
+      const data = transferWithAuthorizationData(message, signature)
+      const key = payerKey(asset, message.from)
+      const k = known.get(key)
+      if (options?.deferChainCheck && k && k.until > Date.now() && k.balance >= message.value) {
+        k.balance -= message.value
+        const chainCheck = async (): Promise<VerifyResponse> => {
+          try {
+            await simulate(asset, data)
+            return { isValid: true, payer: a.from }
+          } catch (err) {
+            if (isTransportFailure(err)) throw err
+            known.delete(key)
+            return core.verify(payload, requirements)
+          }
+        }
+        return { isValid: true, payer: a.from, chainCheck: () => guard(chainCheck) }
+      }
+      const [, balance] = await Promise.all([simulate(asset, data), balanceOf(asset, message.from)])
+      if (known.size >= 10_000) for (const [kk, v] of known) if (v.until <= Date.now()) known.delete(kk)
+      if (known.size < 10_000) known.set(key, { balance: balance - message.value, until: Date.now() + KNOWN_BALANCE_TTL_MS })
       return { isValid: true, payer: a.from }
     } catch (err) {
       if (isTransportFailure(err)) throw err
@@ -189,8 +225,8 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
   return {
     id: 'local',
     settlerAddress: signer.address,
-    verify: (payload, requirements) => guard(async () =>
-      (await (requirements.scheme === 'upto' ? fastVerifyUpto : fastVerify)(payload, requirements)) ?? core.verify(payload, requirements)),
+    verify: (payload, requirements, options) => guard(async () =>
+      (await (requirements.scheme === 'upto' ? fastVerifyUpto(payload, requirements) : fastVerify(payload, requirements, options))) ?? core.verify(payload, requirements)),
     settle: (payload, requirements, hooks) => guard(() => (isPlainEip3009(payload) ? settleEip3009(payload, requirements, hooks) : core.settle(payload, requirements))),
     observe(network: string): FacilitatorObservation {
       const supports = network === caip2

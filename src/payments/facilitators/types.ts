@@ -19,11 +19,26 @@ export type ChainAccess = {
   isKnown(txHash: string): Promise<boolean>
 }
 
+/** A verify answer; `chainCheck` only when the caller allowed deferring it (VerifyOptions). */
+export type Verdict = VerifyResponse & {
+  /**
+   * Present when the on-chain part of the check (balance, nonce unused, token not paused) was vouched for from what
+   * the facilitator already knows about a repeat payer instead of simulated. The settlement itself checks it again;
+   * a caller about to send anything before settling (a stream) must run this first.
+   */
+  chainCheck?: () => Promise<VerifyResponse>
+}
+
+export type VerifyOptions = {
+  /** The caller settles before releasing the response, or runs `chainCheck` first: the simulation may be skipped. */
+  deferChainCheck?: boolean
+}
+
 export interface Facilitator {
   /** "local" or the facilitator URL (credentials stripped). */
   readonly id: string
   /** Payloads and requirements are v2, or v1 when the buyer paid with X-PAYMENT. */
-  verify(payload: PaymentPayload, requirements: PaymentRequirements): Promise<VerifyResponse>
+  verify(payload: PaymentPayload, requirements: PaymentRequirements, options?: VerifyOptions): Promise<Verdict>
   settle(payload: PaymentPayload, requirements: PaymentRequirements, hooks?: SettleHooks): Promise<SettleResponse>
   /** From the cached /supported answer and the last reachability check; no I/O. */
   observe(caip2: string): FacilitatorObservation
