@@ -11,7 +11,7 @@ import type { SettleResponse } from '@x402/core/types'
 import type { PaidContext, PaymentGate, UpstreamResponse } from '../gateway/createGateway.ts'
 import { UpstreamError } from '../gateway/createGateway.ts'
 import type { FacilitatorRegistry } from './facilitators/registry.ts'
-import { FacilitatorUnavailableError, type Facilitator } from './facilitators/types.ts'
+import { FacilitatorUnavailableError, type Facilitator, type Verdict } from './facilitators/types.ts'
 import type { Ledger } from './ledger/types.ts'
 import { fromFacilitator, refusal, unavailable, type Refusal } from './reasons.ts'
 import { openPaidUpstream } from './openPaidUpstream.ts'
@@ -85,6 +85,25 @@ export function createPaymentGate(opts: PaymentGateOptions): PaymentGate {
     queue.submit(id)
   }
 
+  /**
+   * The verdict's deferred on-chain check (Verdict.chainCheck), run at most once; false after refusing the request.
+   */
+  async function confirmed(ctx: PaidContext, verdict: Verdict): Promise<boolean> {
+    const check = verdict.chainCheck
+    if (!check) return true
+    delete verdict.chainCheck
+    let v
+    try {
+      v = await check()
+    } catch (err) {
+      if (!(err instanceof FacilitatorUnavailableError)) throw err
+      refuse(ctx, unavailable(`The payment facilitator is unavailable, so the payment could not be checked.`))
+      return false
+    }
+    if (!v.isValid) refuse(ctx, fromFacilitator(v.invalidReason, v.invalidMessage))
+    return v.isValid
+  }
+
   const metered = createMeteredGate({ ledger, facilitators: opts.facilitators, queue, log })
   const receiptFor = (p: MatchedPayment, res: SettleResponse) => receiptHeader(p.version, { ...res, network: (p.version === 1 ? p.requirements.network : res.network) })
 
@@ -116,23 +135,7 @@ export function createPaymentGate(opts: PaymentGateOptions): PaymentGate {
       if (optimistic && (await ledger.unsettledAmount(caip2, p.accepted.asset, p.auth.from)) + amount > capFor(resolved.asset.decimals)) optimistic = false
       // Anything sent before the settlement needs the on-chain check done: optimistic answers at once; streams are
       // confirmed below, before their first byte; a buffered answer waits for its settlement, which checks it anyway.
-      let chainCheck = verdict.chainCheck
-      const confirmed = async (): Promise<boolean> => {
-        if (!chainCheck) return true
-        const check = chainCheck
-        chainCheck = undefined
-        let v
-        try {
-          v = await check()
-        } catch (err) {
-          if (!(err instanceof FacilitatorUnavailableError)) throw err
-          refuse(ctx, unavailable(`The payment facilitator is unavailable, so the payment could not be checked.`))
-          return false
-        }
-        if (!v.isValid) refuse(ctx, fromFacilitator(v.invalidReason, v.invalidMessage))
-        return v.isValid
-      }
-      if (optimistic && !(await confirmed())) return
+      if (optimistic && !(await confirmed(ctx, verdict))) return
       const record = {
         offer: ctx.route.offer.key, route: ctx.route.spec?.path, resource: ctx.paymentRequired.resource.url, network: caip2,
         asset: p.accepted.asset, payer: p.auth.from, payTo: p.accepted.payTo, nonce: p.auth.nonce, amount,
@@ -148,9 +151,9 @@ export function createPaymentGate(opts: PaymentGateOptions): PaymentGate {
       if (!up) return
 
       const sse = String(up.headers['content-type'] ?? '').includes('text/event-stream')
-      const notConfirmed = async () => { up.body.destroy(); await ledger.markNotCharged(id, 'payment_not_confirmed_on_chain') }
+      const unconfirmed = async (body: Readable) => { body.destroy(); await ledger.markNotCharged(id, 'payment_not_confirmed_on_chain') }
       if (sse || Number(up.headers['content-length'] ?? 0) > maxBuffered) {
-        if (!(await confirmed())) { await notConfirmed(); return }
+        if (!(await confirmed(ctx, verdict))) { await unconfirmed(up.body); return }
         await streamed(ctx, up, p, fac, row, optimistic, sse)
         return
       }
@@ -163,7 +166,7 @@ export function createPaymentGate(opts: PaymentGateOptions): PaymentGate {
         return
       }
       if (!read.complete) {
-        if (!(await confirmed())) { read.rest.destroy(); await ledger.markNotCharged(id, 'payment_not_confirmed_on_chain'); return }
+        if (!(await confirmed(ctx, verdict))) { await unconfirmed(read.rest); return }
         await streamed(ctx, { ...up, body: read.rest }, p, fac, row, optimistic, false)
         return
       }

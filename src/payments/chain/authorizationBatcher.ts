@@ -42,7 +42,8 @@ export function createAuthorizationBatcher(signer: SettlementSigner, opts: { max
   }
 
   async function send(batch: Item[]): Promise<void> {
-    const onHash = async (h: Hex) => { for (const it of batch) await it.onHash?.(h) }
+    // every payment's hash is persisted before the broadcast (together: one ledger commit for the batch)
+    const onHash = async (h: Hex) => { await Promise.all(batch.map((it) => it.onHash?.(h))) }
     const asset = batch[0]!.asset
     let hash: Hex
     if (batch.length === 1) {
