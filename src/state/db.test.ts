@@ -27,3 +27,18 @@ test('the background checkpointer moves committed pages from the WAL into the da
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('a checkpointer that cannot open the database (its home was removed) ends quietly; the writer checkpoints itself', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vend-db-'))
+  const db = openDatabase(join(dir, 'vend.db'))
+  rmSync(dir, { recursive: true, force: true })
+  const checkpointer = startWalCheckpointer(db, 50)
+  try {
+    const deadline = Date.now() + 10_000
+    while (db.pragma('wal_autocheckpoint', { simple: true }) !== 1000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25))
+    assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 1000)
+  } finally {
+    await checkpointer.stop()
+    db.close()
+  }
+})

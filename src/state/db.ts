@@ -51,11 +51,19 @@ const SAFETY_NET_PAGES = 16_000
 const CHECKPOINTER = `
 const { parentPort, workerData } = require('node:worker_threads')
 const Database = require(workerData.module)
-const db = new Database(workerData.path, { fileMustExist: true })
-db.pragma('busy_timeout = 5000')
-const checkpoint = () => { try { db.pragma('wal_checkpoint(PASSIVE)') } catch {} }
-const timer = setInterval(checkpoint, workerData.intervalMs)
-parentPort.on('message', () => { clearInterval(timer); checkpoint(); db.close(); parentPort.close() })
+let db
+try {
+  db = new Database(workerData.path, { fileMustExist: true })
+  db.pragma('busy_timeout = 5000')
+} catch {
+  db = undefined // the database is gone (its home was removed): nothing to checkpoint
+}
+if (!db) parentPort.close()
+else {
+  const checkpoint = () => { try { db.pragma('wal_checkpoint(PASSIVE)') } catch {} }
+  const timer = setInterval(checkpoint, workerData.intervalMs)
+  parentPort.on('message', () => { clearInterval(timer); checkpoint(); db.close(); parentPort.close() })
+}
 `
 
 /**
@@ -69,8 +77,14 @@ export function startWalCheckpointer(db: Db, intervalMs = 500): { stop(): Promis
   worker.unref()
   db.pragma(`wal_autocheckpoint = ${SAFETY_NET_PAGES}`)
   let stopped: Promise<void> | undefined
+  let exited = false
+  // should the worker end on its own, the writer checkpoints by itself again (SQLite's default threshold)
+  const fallBack = () => { try { if (db.open && !stopped) db.pragma('wal_autocheckpoint = 1000') } catch { /* closed meanwhile */ } }
+  worker.on('error', fallBack)
+  worker.on('exit', () => { exited = true; fallBack() })
   return {
     stop: () => (stopped ??= new Promise<void>((resolve) => {
+      if (exited) { resolve(); return }
       worker.ref()
       worker.once('exit', () => resolve())
       worker.postMessage('stop')
