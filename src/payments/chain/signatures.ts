@@ -17,19 +17,31 @@ const domainSeparators = new Map<string, Buffer>()
 export type TokenDomain = { name: string; version: string; chainId: number; verifyingContract: Hex }
 export type Authorization = { from: Hex; to: Hex; value: bigint; validAfter: bigint; validBefore: bigint; nonce: Hex }
 
-/** Write one ABI word (address, uint256 or bytes32) at `offset`. */
-function word(out: Buffer, offset: number, v: Hex | bigint | Uint8Array): void {
-  if (typeof v === 'bigint') {
-    if (v < 0n || v >= 1n << 256n) throw new RangeError('uint256 out of range')
-    out.write(v.toString(16).padStart(64, '0'), offset, 'hex')
-  } else if (typeof v === 'string') {
-    const hex = v.slice(2)
-    if (!/^[0-9a-fA-F]*$/.test(hex) || hex.length > 64 || hex.length % 2) throw new RangeError(`not a hex word: ${v}`)
-    // addresses are left-padded; a bytes32 nonce is exactly 32 bytes
-    out.write(hex.padStart(64, '0'), offset, 'hex')
-  } else {
-    Buffer.from(v).copy(out, offset)
-  }
+type Word = Hex | bigint | Uint8Array
+
+/** ABI-encode static words (address, uint256, bytes32): each left-padded to 32 bytes. */
+function words(values: readonly Word[]): Buffer {
+  const out = Buffer.alloc(values.length * 32)
+  values.forEach((v, i) => {
+    const offset = i * 32
+    if (typeof v === 'bigint') {
+      if (v < 0n || v >= 1n << 256n) throw new RangeError('uint256 out of range')
+      out.write(v.toString(16).padStart(64, '0'), offset, 'hex')
+    } else if (typeof v === 'string') {
+      const hex = v.slice(2)
+      if (!/^[0-9a-fA-F]*$/.test(hex) || hex.length > 64 || hex.length % 2) throw new RangeError(`not a hex word: ${v}`)
+      out.write(hex.padStart(64, '0'), offset, 'hex')
+    } else {
+      Buffer.from(v).copy(out, offset + 32 - v.length)
+    }
+  })
+  return out
+}
+
+/** The authorisation's fields in ABI order (from, to, value, validAfter, validBefore, nonce). */
+function authorizationWords(a: Authorization): Word[] {
+  if (a.nonce.length !== 66) throw new RangeError('the nonce must be 32 bytes')
+  return [a.from, a.to, a.value, a.validAfter, a.validBefore, a.nonce]
 }
 
 /** The EIP-712 digest of a TransferWithAuthorization (what viem's hashTypedData gives), domain separator cached. */
@@ -37,25 +49,11 @@ export function authorizationDigestBytes(d: TokenDomain, a: Authorization): Buff
   const key = `${d.name}\0${d.version}\0${d.chainId}\0${d.verifyingContract.toLowerCase()}`
   let separator = domainSeparators.get(key)
   if (!separator) {
-    const enc = Buffer.alloc(5 * 32)
-    word(enc, 0, DOMAIN_TYPEHASH)
-    word(enc, 32, keccak256Bytes(utf8(d.name)))
-    word(enc, 64, keccak256Bytes(utf8(d.version)))
-    word(enc, 96, BigInt(d.chainId))
-    word(enc, 128, d.verifyingContract)
-    separator = Buffer.from(keccak256Bytes(enc))
+    separator = Buffer.from(keccak256Bytes(words([DOMAIN_TYPEHASH, keccak256Bytes(utf8(d.name)), keccak256Bytes(utf8(d.version)), BigInt(d.chainId), d.verifyingContract])))
     domainSeparators.set(key, separator)
   }
-  const struct = Buffer.alloc(7 * 32)
-  word(struct, 0, TRANSFER_TYPEHASH)
-  word(struct, 32, a.from)
-  word(struct, 64, a.to)
-  word(struct, 96, a.value)
-  word(struct, 128, a.validAfter)
-  word(struct, 160, a.validBefore)
-  if (a.nonce.length !== 66) throw new RangeError('the nonce must be 32 bytes')
-  word(struct, 192, a.nonce)
-  return Buffer.from(keccak256Bytes(Buffer.concat([Buffer.from([0x19, 0x01]), separator, keccak256Bytes(struct)])))
+  const struct = keccak256Bytes(words([TRANSFER_TYPEHASH, ...authorizationWords(a)]))
+  return Buffer.from(keccak256Bytes(Buffer.concat([Buffer.from([0x19, 0x01]), separator, struct])))
 }
 
 export const authorizationDigest = (d: TokenDomain, a: Authorization): Hex => `0x${authorizationDigestBytes(d, a).toString('hex')}`
@@ -90,17 +88,7 @@ const TRANSFER_WITH_AUTHORIZATION = 'e3ee160e'
 /** Calldata of the token's transferWithAuthorization for a signed authorisation (65-byte signature, v 27/28 or 0/1). */
 export function transferWithAuthorizationData(a: Authorization, signature: Hex): Hex {
   if (!/^0x[0-9a-fA-F]{130}$/.test(signature)) throw new RangeError('the signature must be 65 bytes')
-  const out = Buffer.alloc(9 * 32)
-  word(out, 0, a.from)
-  word(out, 32, a.to)
-  word(out, 64, a.value)
-  word(out, 96, a.validAfter)
-  word(out, 128, a.validBefore)
-  if (a.nonce.length !== 66) throw new RangeError('the nonce must be 32 bytes')
-  word(out, 160, a.nonce)
   const v = Number.parseInt(signature.slice(130), 16)
-  word(out, 192, BigInt(v < 27 ? v + 27 : v))
-  word(out, 224, `0x${signature.slice(2, 66)}`)
-  word(out, 256, `0x${signature.slice(66, 130)}`)
+  const out = words([...authorizationWords(a), BigInt(v < 27 ? v + 27 : v), `0x${signature.slice(2, 66)}`, `0x${signature.slice(66, 130)}`])
   return `0x${TRANSFER_WITH_AUTHORIZATION}${out.toString('hex')}`
 }
