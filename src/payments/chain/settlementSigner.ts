@@ -160,11 +160,15 @@ export function createSettlementSigner(opts: SettlementSignerOptions): Settlemen
   type Waiter = { resolve: (r: RpcReceipt) => void; reject: (e: Error) => void; until: number }
   const waiters = new Map<Hex, Waiter[]>()
   let timer: NodeJS.Timeout | undefined
-  // On a local chain (fast polling) the receipt exists as soon as the send returns: look at once, then every pollMs.
+  // On a local chain (fast polling) the block is mined right after the send returns: look after 2 ms, then back off
+  // (4, 8, 16 ms) up to pollMs, so a receipt a few milliseconds late does not wait a whole interval.
   let timerDue = 0
+  let backoff = pollMs
   const schedule = (soon = false) => {
     if (!waiters.size) return
-    const delay = soon && pollMs <= 50 ? 1 : pollMs
+    if (soon && pollMs <= 50) backoff = 2
+    const delay = backoff
+    backoff = Math.min(pollMs, backoff * 2)
     if (timer && timerDue <= Date.now() + delay) return
     if (timer) clearTimeout(timer)
     timerDue = Date.now() + delay
