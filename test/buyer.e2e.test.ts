@@ -9,16 +9,20 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import OpenAI from 'openai'
 import { privateKeyToAccount } from 'viem/accounts'
-import { fundUsdc, readDevChain, usdcBalance, type DevChainInfo } from '../src/devchain/devChain.ts'
+import { parseEther } from 'viem'
+import { fundEth, fundUsdc, readDevChain, usdcBalance, type DevChainInfo } from '../src/devchain/devChain.ts'
 import { chainClients } from '../src/identity/chainClients.ts'
 import { registerAgent } from '../src/identity/erc8004.ts'
 import { resolveChain } from '../src/offer/networks.ts'
+import { formatAtomic } from '../src/offer/price.ts'
+import { readPayments } from '../src/payments/ledger/readLedger.ts'
 import { homePaths } from '../src/state/home.ts'
 import { eventually, freePort, serve, stopDaemon, tempHome, vend, type TestServer, type VendResult } from './helpers/vend.ts'
 
 const SELLER_PAY_TO = '0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc' // anvil #5 address, used only as a recipient
 const AGENT_OWNER_KEY = '0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba' // anvil #5, ETH-funded by anvil
 const PASSWORD = 'buyer-e2e-passphrase'
+const PER_MTOK = 100 // USDC per million tokens: 100 atomic units per token
 
 function ok(r: VendResult, what: string): VendResult {
   assert.equal(r.code, 0, `${what} failed (exit ${r.code}): ${r.stderr}`)
@@ -44,7 +48,7 @@ async function startOpenAiUpstream(): Promise<Ctx['upstream']> {
     req.on('data', (c: Buffer) => { raw += c.toString() })
     req.on('end', () => {
       state.chats++
-      const body = JSON.parse(raw) as { model: string; stream?: boolean; messages: { content: string }[] }
+      const body = JSON.parse(raw) as { model: string; stream?: boolean; stream_options?: { include_usage?: boolean }; messages: { content: string }[] }
       const text = `echo(${body.model}): ${body.messages.at(-1)?.content ?? ''}`
       const base = { id: 'chatcmpl-1', created: 1, model: body.model }
       if (!body.stream) {
@@ -59,6 +63,7 @@ async function startOpenAiUpstream(): Promise<Ctx['upstream']> {
         res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: `${word} ` }, finish_reason: null }] })}\n\n`)
       }
       res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`)
+      if (body.stream_options?.include_usage) res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } })}\n\n`)
       res.end('data: [DONE]\n\n')
     })
   })
@@ -108,6 +113,7 @@ before(async () => {
   await fundUsdc(ctx.chain, wallet.address, '10')
   await sellerOffer('chat', '0.01')
   ok(await vend(seller.home, ['sell', 'inference', 'llm', '--model', 'tiny', '--upstream', upstream.url, '--price', '0.01', '--pay-to', SELLER_PAY_TO, '--chain', 'local']), 'sell inference llm')
+  ok(await vend(seller.home, ['sell', 'inference', 'metered', '--model', 'tiny', '--upstream', upstream.url, '--per-mtok', String(PER_MTOK), '--max-tokens', '200', '--pay-to', SELLER_PAY_TO, '--chain', 'local']), 'sell inference metered')
 })
 
 after(async () => {
@@ -156,6 +162,98 @@ test('the openai SDK buys inference through /buy/v1, streaming and not; chain ba
   assert.equal(buyer0 - buyer1, spent, 'the buyer\'s balance fell by what its ledger says it spent')
   assert.equal(payTo1 - payTo0, spent, 'the seller\'s payTo received it')
   assert.equal(earned1 - earned0, spent, 'and the seller\'s ledger says it earned it')
+})
+
+test('a per-token offer is paid upto (Permit2): the budget, both ledgers and the chain count the usage, not the maximum', async () => {
+  ok(await buyAdd([ctx.seller.url, '--offer', 'metered', '--budget', '1', '--name', 'metered']), 'buy add metered')
+  const buyerRows = () => readPayments(homePaths(ctx.buyer.home), 'purchase/metered')
+  const sellerRows = () => readPayments(homePaths(ctx.seller.home), 'default/metered')
+  // The seller meters the upstream's usage (3 prompt + 4 completion tokens) and authorises at most the prompt's
+  // upper bound + max_tokens: 20 tokens of completion keep the maximum below the price recorded by `buy add`.
+  const usageCost = 7n * BigInt(PER_MTOK)
+  const ask = (content: string, stream: boolean) => fetch(`${ctx.buyer.url}/buy/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'metered/tiny', messages: [{ role: 'user', content }], max_tokens: 20, ...(stream ? { stream: true } : {}) }),
+  })
+  const settledRow = async (n: number) => eventually(`buyer payment ${n} settled`, async () => {
+    const rows = [...await buyerRows()].sort((a, b) => a.id - b.id)
+    return rows.length === n && rows.every((r) => r.status === 'settled') ? rows : undefined
+  })
+
+  // Without ETH the stack wallet cannot approve Permit2 (one transaction): it pays the exact fallback, the maximum.
+  const [payTo0, buyer0] = [await balance(SELLER_PAY_TO), await balance(ctx.buyer.address)]
+  const first = await ask('hello there', false)
+  assert.equal(first.status, 200, await first.clone().text())
+  assert.equal((await first.json() as { choices: { message: { content: string } }[] }).choices[0]?.message.content, 'echo(tiny): hello there')
+  const [exactRow] = await settledRow(1)
+  const max = exactRow!.amount
+  assert.ok(max > usageCost * 2n, `the maximum ${max} is well above the usage's ${usageCost}`)
+  assert.equal(JSON.parse(exactRow!.requirements).scheme, 'exact')
+  assert.equal(exactRow!.chargedAmount, max)
+  assert.equal(await balance(SELLER_PAY_TO) - payTo0, max, 'the exact fallback moved the full maximum')
+  assert.equal(buyer0 - await balance(ctx.buyer.address), max)
+
+  // With ETH for gas the stack wallet approves Permit2 once and pays upto: charged the usage.
+  await fundEth(ctx.chain, ctx.buyer.address, parseEther('1'))
+  const payTo1 = await balance(SELLER_PAY_TO)
+  const second = await ask('hello there', false)
+  assert.equal(second.status, 200, await second.clone().text())
+  assert.equal((await second.json() as { choices: { message: { content: string } }[] }).choices[0]?.message.content, 'echo(tiny): hello there')
+  const uptoRow = (await settledRow(2))[1]!
+  assert.equal(JSON.parse(uptoRow.requirements).scheme, 'upto')
+  assert.equal(uptoRow.amount, max, 'the row records the authorised maximum')
+  assert.equal(uptoRow.chargedAmount, usageCost, 'and the charged usage, from the receipt')
+  assert.match(uptoRow.nonce, /^\d+$/, 'the Permit2 nonce, decimal')
+  assert.equal(uptoRow.payer.toLowerCase(), ctx.buyer.address.toLowerCase())
+  const permit = JSON.parse(uptoRow.payload).payload.permit2Authorization as { nonce: string; deadline: string; witness: { to: string } }
+  assert.equal(uptoRow.nonce, permit.nonce)
+  assert.equal(uptoRow.validBefore, Number(permit.deadline))
+  assert.equal(permit.witness.to.toLowerCase(), SELLER_PAY_TO.toLowerCase())
+  const sellerUpto = (await sellerRows()).find((r) => r.txHash === uptoRow.txHash)
+  assert.equal(sellerUpto?.chargedAmount, usageCost, 'the seller\'s ledger charged the same')
+  assert.equal(await balance(SELLER_PAY_TO) - payTo1, usageCost, 'the chain moved exactly the charged amount')
+
+  // Streaming: the receipt arrives at the end of the stream and lowers the count from the maximum to the charge.
+  const payTo2 = await balance(SELLER_PAY_TO)
+  const client = new OpenAI({ baseURL: `${ctx.buyer.url}/buy/v1`, apiKey: 'unused-locally', maxRetries: 0 })
+  const stream = await client.chat.completions.create({ model: 'metered/tiny', messages: [{ role: 'user', content: 'hello there' }], max_tokens: 20, stream: true })
+  let text = ''
+  for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? ''
+  assert.equal(text.trim(), 'echo(tiny): hello there')
+  const streamRow = (await settledRow(3))[2]!
+  assert.equal(JSON.parse(streamRow.requirements).scheme, 'upto')
+  assert.equal(streamRow.chargedAmount, usageCost)
+  assert.equal((await sellerRows()).find((r) => r.txHash === streamRow.txHash)?.chargedAmount, usageCost)
+  assert.equal(await balance(SELLER_PAY_TO) - payTo2, usageCost)
+
+  const s = await eventually('the budget counts the charges', async () => { const st = await buyStatus('metered'); return st.pending.atomic === '0' ? st : undefined })
+  assert.equal(s.payments, 3)
+  assert.equal(s.spent.atomic, String(max + 2n * usageCost), 'the budget counts the maximum for exact and the usage for upto')
+  assert.equal(s.remaining.atomic, String(1_000_000n - max - 2n * usageCost))
+  assert.equal(buyer0 - await balance(ctx.buyer.address), BigInt(s.spent.atomic), 'the chain agrees with the budget to the atomic unit')
+
+  // The daemon's budget book (what admits the next request) also frees what was not charged, after a stream's
+  // receipt too: a budget of one maximum + two charges - 1 admits a stream and one more request, then refuses.
+  const price = BigInt((await buyStatus('metered') as Status & { price: { atomic: string } }).price.atomic)
+  ok(await buyAdd([ctx.seller.url, '--offer', 'metered', '--budget', formatAtomic(price + 2n * usageCost - 1n, 6), '--name', 'tight']), 'buy add tight')
+  const ping = (stream: boolean) => fetch(`${ctx.buyer.url}/buy/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'tight/tiny', messages: [{ role: 'user', content: 'ping' }], ...(stream ? { stream: true } : {}) }),
+  })
+  const tightBuyer0 = await balance(ctx.buyer.address)
+  const streamed = await ping(true)
+  assert.equal(streamed.status, 200)
+  assert.match(await streamed.text(), /data: \[DONE\]/)
+  await eventually('the stream\'s receipt settled the tight purchase', async () => { const st = await buyStatus('tight'); return st.payments === 1 && st.pending.atomic === '0' ? st : undefined })
+  const fits = await ping(false)
+  assert.equal(fits.status, 200, `the stream counted its charge, not the maximum: ${await fits.clone().text()}`)
+  await fits.arrayBuffer()
+  const refused = await ping(false)
+  assert.equal(refused.status, 402)
+  assert.equal((await refused.json() as { error: { code: string } }).error.code, 'budget_total_exceeded')
+  const tight = await buyStatus('tight')
+  assert.equal(tight.spent.atomic, String(2n * usageCost))
+  assert.equal(tightBuyer0 - await balance(ctx.buyer.address), 2n * usageCost)
 })
 
 test('50 concurrent requests against a budget that allows 20: exactly 20 paid, 30 refused locally', async () => {

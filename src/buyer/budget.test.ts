@@ -38,3 +38,28 @@ test('only loopback clients are buyers', () => {
   for (const a of ['127.0.0.1', '::1', '::ffff:127.0.0.1', '127.3.2.1']) assert.ok(isLoopback(a), a)
   for (const a of ['10.0.0.1', '::ffff:192.168.1.2', '', undefined, '1270.0.0.1']) assert.ok(!isLoopback(a), String(a))
 })
+
+test('a commit counts what was charged and frees the rest; a later receipt lowers a full commit, never raises it', async () => {
+  const book = createBudgetBook(async () => [])
+  await book.ensureLoaded('p')
+  const limits = { total: 100n, perDay: undefined, maxPerRequest: 60n }
+  const upto = book.reserve('p', limits, 60n)
+  assert.ok(upto.ok)
+  assert.equal(book.reserve('p', limits, 50n).ok, false, '60 reserved of 100: 50 more does not fit')
+  upto.commit(18n)
+  assert.deepEqual(book.snapshot('p'), { total: 18n, today: 18n, reserved: 0n })
+  upto.release()
+  assert.deepEqual(book.snapshot('p'), { total: 18n, today: 18n, reserved: 0n }, 'release after a commit changes nothing')
+
+  const stream = book.reserve('p', limits, 60n)
+  assert.ok(stream.ok)
+  stream.commit()
+  assert.deepEqual(book.snapshot('p'), { total: 78n, today: 78n, reserved: 0n }, 'a stream without its receipt yet counts in full')
+  stream.commit(70n)
+  assert.deepEqual(book.snapshot('p'), { total: 78n, today: 78n, reserved: 0n }, 'a receipt above the maximum counts the maximum')
+  stream.commit(20n)
+  assert.deepEqual(book.snapshot('p'), { total: 38n, today: 38n, reserved: 0n }, 'the receipt lowered it to the charge')
+  stream.commit(60n)
+  assert.deepEqual(book.snapshot('p'), { total: 38n, today: 38n, reserved: 0n }, 'never raised again')
+  assert.equal(book.reserve('p', limits, 60n).ok, true, '38 spent + 60 fits in 100')
+})

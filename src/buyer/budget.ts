@@ -1,8 +1,9 @@
 /**
  * Budgets, enforced atomically under concurrency. The daemon is the only process that pays for a VEND_HOME, so
  * one in-process book per purchase is the lock: `reserve` runs synchronously (no await between the check and the
- * update), BEFORE anything is signed; the reservation is committed once the payment counts as spent, or released
- * when nothing was paid. Committed spend is loaded once per purchase from the ledger (direction 'spent').
+ * update), BEFORE anything is signed; the reservation is committed once the payment counts as spent (for what
+ * was charged: an upto payment's receipt may charge less than the reserved maximum, and the rest is freed), or
+ * released when nothing was paid. Committed spend is loaded once per purchase from the ledger (direction 'spent').
  *
  * Counting rule (shared with `vend buy status`): a spent row counts unless it is known not to have been paid
  * (not_charged, failed, expired); settled rows count their charged amount.
@@ -12,7 +13,19 @@ import type { PaymentRecord } from '../payments/ledger/types.ts'
 export type BudgetLimits = { total: bigint; perDay: bigint | undefined; maxPerRequest: bigint }
 export type BudgetName = 'total' | 'perDay' | 'maxPerRequest'
 export type BudgetRefusal = { ok: false; budget: BudgetName; limit: bigint; used: bigint; amount: bigint }
-export type Reservation = { ok: true; amount: bigint; commit(): void; release(): void }
+export type Reservation = {
+  ok: true
+  /** The amount reserved: the most the payment may cost. */
+  amount: bigint
+  /**
+   * Count `charged` (default and at most: the reserved amount) as spent and free the rest of the reservation.
+   * Called again after a commit, it lowers the counted spend to `charged` (a stream's receipt arriving after its
+   * response was counted in full); it never raises it.
+   */
+  commit(charged?: bigint): void
+  /** Nothing was paid: free the reservation (no-op after a commit). */
+  release(): void
+}
 export type Spend = { total: bigint; today: bigint; count: number }
 
 export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10)
@@ -86,19 +99,31 @@ export function createBudgetBook(load: (purchase: string) => Promise<readonly Pa
       const day = a.day
       a.reserved += amount
       a.reservedToday += amount
-      let done = false
-      const finish = (spent: boolean) => {
-        if (done) return
-        done = true
+      let state: 'reserved' | 'released' | bigint = 'reserved'
+      const commit = (charged: bigint = amount) => {
+        if (state === 'released') return
+        const spend = charged < 0n ? 0n : charged > amount ? amount : charged
+        const cur = account(purchase)
+        const sameDay = cur.day === day
+        if (state === 'reserved') {
+          cur.reserved -= amount
+          if (sameDay) cur.reservedToday -= amount
+          cur.total += spend
+          if (sameDay) cur.today += spend
+        } else if (spend < state) {
+          cur.total -= state - spend
+          if (sameDay) cur.today -= state - spend
+        } else return
+        state = spend
+      }
+      const release = () => {
+        if (state !== 'reserved') return
+        state = 'released'
         const cur = account(purchase)
         cur.reserved -= amount
         if (cur.day === day) cur.reservedToday -= amount
-        if (spent) {
-          cur.total += amount
-          if (cur.day === day) cur.today += amount
-        }
       }
-      return { ok: true, amount, commit: () => finish(true), release: () => finish(false) }
+      return { ok: true, amount, commit, release }
     },
     snapshot(purchase) {
       if (!accounts.has(purchase)) return undefined

@@ -26,6 +26,8 @@ export type BuyerHandlerOptions = {
   ledger: Ledger
   /** The stack wallet, unlocked; rejects with a BaseError saying why it is not available. */
   account: () => Promise<LocalAccount>
+  /** JSON-RPC URL of a CAIP-2 network, when known: purchases on it may pay `upto` (Permit2); others pay exact. */
+  rpcUrl?: (network: string) => string | undefined
   log?: BuyerLog
   /** Largest request body a buyer endpoint accepts (default 10 MiB). */
   maxBodyBytes?: number
@@ -155,7 +157,9 @@ export function createBuyerHandler(opts: BuyerHandlerOptions): BuyerHandler {
     res.once('close', () => { if (!res.writableFinished) abort.abort() })
     // payPurchase.ts pulls the x402 client SDK (and viem): loaded on the first purchase, not at daemon start.
     const { callPurchase } = await import('./payPurchase.ts')
-    const result = await callPurchase(p, { ...call, signal: abort.signal }, { ledger: opts.ledger, book, account, ...(opts.fetch ? { fetch: opts.fetch } : {}) })
+    const result = await callPurchase(p, { ...call, signal: abort.signal }, {
+      ledger: opts.ledger, book, account, rpcUrl: opts.rpcUrl?.(p.spec.payment.network), ...(opts.fetch ? { fetch: opts.fetch } : {}),
+    })
     if (!result.ok) {
       stats.count(name, result.refusal.message)
       log('Refused purchase request', { purchase: name, code: result.refusal.code, paid: result.refusal.paid })

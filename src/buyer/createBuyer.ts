@@ -2,7 +2,7 @@
  * The daemon's buyer: the /buy/* handler with the stack wallet (unlocked once, with VEND_WALLET_PASSWORD, on the
  * first paid request) and the ledger. See buyerHandler.ts for the endpoints.
  *
- *   const buyer = createDaemonBuyer({ paths, db, ledger: payments.ledger, log })
+ *   const buyer = createDaemonBuyer({ paths, db, ledger: payments.ledger, devChain, log })
  *   systemHandler: async (req, res, url) => (await buyer.handle(req, res, url)) || storefront(req, res, url)
  */
 import type { LocalAccount } from 'viem'
@@ -12,7 +12,14 @@ import type { Db } from '../state/db.ts'
 import type { HomePaths } from '../state/home.ts'
 import { createBuyerHandler, type BuyerHandler, type BuyerLog } from './buyerHandler.ts'
 
-export type DaemonBuyerOptions = { paths: HomePaths; db: Db; ledger: Ledger; log?: BuyerLog; env?: NodeJS.ProcessEnv }
+export type DaemonBuyerOptions = {
+  paths: HomePaths; db: Db; ledger: Ledger; log?: BuyerLog; env?: NodeJS.ProcessEnv
+  /**
+   * The stack's dev chain (started or joined), the only chain whose RPC URL the daemon knows: purchases on it pay
+   * `upto` (Permit2) when the seller offers it. Purchases on other chains pay exact, the seller's full maximum.
+   */
+  devChain?: { rpcUrl: string; chainId: number } | undefined
+}
 
 export function createDaemonBuyer(opts: DaemonBuyerOptions): BuyerHandler {
   let unlocked: Promise<LocalAccount> | undefined
@@ -25,5 +32,7 @@ export function createDaemonBuyer(opts: DaemonBuyerOptions): BuyerHandler {
     unlocked.catch(() => { unlocked = undefined })
     return unlocked
   }
-  return createBuyerHandler({ paths: opts.paths, db: opts.db, ledger: opts.ledger, account, ...(opts.log ? { log: opts.log } : {}) })
+  const dev = opts.devChain
+  const rpcUrl = (network: string) => (dev && network === `eip155:${dev.chainId}` ? dev.rpcUrl : undefined)
+  return createBuyerHandler({ paths: opts.paths, db: opts.db, ledger: opts.ledger, account, rpcUrl, ...(opts.log ? { log: opts.log } : {}) })
 }

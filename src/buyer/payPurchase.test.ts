@@ -18,7 +18,7 @@ import { findChain } from '../offer/networks.ts'
 import { createSqliteLedger } from '../payments/ledger/sqliteLedger.ts'
 import { openDatabase } from '../state/db.ts'
 import { createBudgetBook } from './budget.ts'
-import { callPurchase, ledgerOffer } from './payPurchase.ts'
+import { callPurchase, chargedAmount, ledgerOffer } from './payPurchase.ts'
 import { PURCHASE_KIND, type Purchase } from './purchaseSchema.ts'
 
 const BUYER = privateKeyToAccount('0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d')
@@ -89,4 +89,12 @@ test('a v1 seller is paid with X-PAYMENT under the purchase budget; the receipt 
     db.close()
     rmSync(dir, { recursive: true, force: true })
   }
+})
+
+test('the amount a receipt charges: upto\'s amount up to the maximum; the maximum for exact and for an unreadable upto amount', () => {
+  assert.equal(chargedAmount('upto', '700', 7500n), 700n)
+  assert.equal(chargedAmount('upto', '0', 7500n), 0n)
+  assert.equal(chargedAmount('upto', '9000', 7500n), 7500n, 'never more than was authorised')
+  for (const bad of [undefined, '', '-1', '1e3', 700, '0x10']) assert.equal(chargedAmount('upto', bad, 7500n), 7500n, String(bad))
+  assert.equal(chargedAmount('exact', '700', 7500n), 7500n, 'exact moves the whole authorisation')
 })

@@ -1,22 +1,30 @@
 /**
  * One request through a purchase, paid with the stack wallet by the official @x402/fetch client (x402 v2 and v1
- * sellers, `exact` on EVM). The client's hooks enforce the purchase before anything is signed:
- *   policy                  only the purchase's network, asset and payTo, at most the recorded price and maxPerRequest
- *   onBeforePaymentCreation reserve the amount against the budgets (atomic; refusal = nothing signed)
- *   onAfterPaymentCreation  record the signed authorisation in the ledger (direction 'spent', status verified)
- * After the seller's answer the row is settled (receipt), not charged (seller refused or failed, so the
- * reservation is released), or stays verified and counted (2xx whose receipt comes at the end of a stream).
+ * sellers, `exact` on EVM, and `upto` (Permit2) on v2 when the seller offers it and the chain's RPC URL is known).
+ * The client's hooks enforce the purchase before anything is signed:
+ *   policy                  only the purchase's network, asset and payTo, at most the recorded price and maxPerRequest;
+ *                           upto only for a token whose Permit2 allowance is ready (else the exact fallback)
+ *   onBeforePaymentCreation reserve the amount (the maximum) against the budgets (atomic; refusal = nothing signed)
+ *   onAfterPaymentCreation  check the signed authorisation against the reservation and the purchase, and record it
+ *                           in the ledger (direction 'spent', status verified) before it is sent
+ * After the seller's answer the row is settled (receipt; for upto with the amount the receipt says was charged,
+ * and the rest of the reservation is freed), not charged (seller refused or failed, so the reservation is
+ * released), or stays verified and counted in full (2xx whose receipt comes at the end of a stream).
  */
 import { decodePaymentRequiredHeader, decodePaymentResponseHeader } from '@x402/core/http'
 import type { PaymentRequirements } from '@x402/core/types'
 import { ExactEvmScheme } from '@x402/evm/exact/client'
 import { ExactEvmSchemeV1 } from '@x402/evm/exact/v1/client'
+import { toClientEvmSigner } from '@x402/evm'
+import { UptoEvmScheme } from '@x402/evm/upto/client'
 import { NETWORKS } from '@x402/evm/v1'
 import { wrapFetchWithPayment, x402Client } from '@x402/fetch'
-import type { LocalAccount } from 'viem'
+import { createPublicClient, http, type LocalAccount } from 'viem'
 import { findChain } from '../offer/networks.ts'
 import { formatAtomic, toAtomic } from '../offer/price.ts'
+import { permit2Key, preparePermit2 } from '../payments/buyer.ts'
 import type { Ledger } from '../payments/ledger/types.ts'
+import { parsePermit2Authorization, UPTO_PROXY_ADDRESS } from '../payments/upto.ts'
 import type { BudgetBook, BudgetLimits, BudgetRefusal, Reservation } from './budget.ts'
 import type { Purchase } from './purchaseSchema.ts'
 
@@ -32,6 +40,11 @@ export type BuyerDeps = {
   ledger: Ledger
   book: BudgetBook
   account: LocalAccount
+  /**
+   * JSON-RPC URL of the purchase's chain, needed to pay `upto` (Permit2 allowance check and approval); without
+   * one the exact fallback is paid.
+   */
+  rpcUrl?: string | undefined
   fetch?: typeof fetch
 }
 
@@ -65,10 +78,13 @@ const fmt = (p: Purchase, amount: bigint) => `${formatAtomic(amount, p.spec.paym
 const fileOf = (p: Purchase) => `purchases/${p.metadata.name}.yaml`
 
 /** Why a seller's payment option does not fit the purchase (undefined: it fits). */
-function mismatch(p: Purchase, r: AnyRequirements, limits: ReturnType<typeof purchaseLimits>): LocalRefusal | undefined {
+function mismatch(p: Purchase, r: AnyRequirements, limits: ReturnType<typeof purchaseLimits>, permit2Ready: ReadonlySet<string>): LocalRefusal | undefined {
   const pay = p.spec.payment
   const no = (code: string, message: string, hint: string): LocalRefusal => ({ status: 402, code, message, hint, paid: false })
-  if (r.scheme !== 'exact') return no('scheme_not_supported', `The seller asks for the "${r.scheme}" scheme; this buyer pays "exact" only, so nothing was paid.`, 'Ask the seller for an exact payment option.')
+  if (r.scheme === 'upto' && !permit2Ready.has(permit2Key(r))) {
+    return no('scheme_not_supported', `The seller asks for the "upto" scheme (Permit2), and the stack wallet cannot pay it on ${r.network}: no RPC URL is known for the chain, Permit2 is not approved for ${r.asset}, or the wallet has no ETH to approve it; nothing was paid.`, 'Fund the stack wallet with ETH for one approval, or ask the seller for an exact payment option.')
+  }
+  if (r.scheme !== 'exact' && r.scheme !== 'upto') return no('scheme_not_supported', `The seller asks for the "${r.scheme}" scheme; this buyer pays "exact" and "upto" only, so nothing was paid.`, 'Ask the seller for an exact payment option.')
   if (caip2Of(r.network) !== pay.network || r.asset.toLowerCase() !== pay.asset.toLowerCase()) {
     return no('network_not_allowed', `The seller asks for payment in ${r.asset} on ${r.network}; purchase ${p.metadata.name} allows only ${pay.asset} on ${pay.network}, so nothing was paid.`, `Run \`vend buy add\` again if the seller moved networks, or edit spec.payment in ${fileOf(p)}.`)
   }
@@ -113,21 +129,85 @@ async function sellerReason(res: Response): Promise<string> {
   return reason ?? 'no reason given'
 }
 
+/** What a signed payment authorises: the ledger row's lock (payer, nonce) and validity. */
+type Signed = { payer: string; nonce: string; validBefore: number }
+
+/**
+ * The signed authorisation of an exact (EIP-3009) or upto (Permit2) payload, checked against the purchase and the
+ * reservation: what was signed must be exactly what was reserved, for the purchase's token and recipient, or it is
+ * never sent. A string says why it does not fit.
+ */
+function signedAuthorization(p: Purchase, scheme: string, payload: unknown, reserved: bigint, from: string): Signed | string {
+  const pay = p.spec.payment
+  const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()
+  if (scheme === 'upto') {
+    const auth = parsePermit2Authorization(payload)
+    if (!auth) return 'the payment payload carries no well-formed Permit2 authorization'
+    if (BigInt(auth.permitted.amount) !== reserved) return `the signed amount ${auth.permitted.amount} is not the reserved ${reserved}`
+    if (!same(auth.permitted.token, pay.asset)) return `the signed token ${auth.permitted.token} is not the purchase's ${pay.asset}`
+    if (!same(auth.witness.to, pay.payTo)) return `the signed recipient ${auth.witness.to} is not the purchase's ${pay.payTo}`
+    if (!same(auth.spender, UPTO_PROXY_ADDRESS)) return `the signed spender ${auth.spender} is not the x402 upto Permit2 proxy`
+    if (!same(auth.from, from)) return `the signed payer ${auth.from} is not the stack wallet ${from}`
+    return { payer: auth.from, nonce: auth.nonce, validBefore: Number(auth.deadline) }
+  }
+  const auth = (payload as { authorization?: { from: string; to: string; value: string; nonce: string; validBefore: string } }).authorization
+  if (!auth) return 'the payment payload carries no EIP-3009 authorization'
+  if (BigInt(auth.value) !== reserved) return `the signed amount ${auth.value} is not the reserved ${reserved}`
+  if (!same(auth.to, pay.payTo)) return `the signed recipient ${auth.to} is not the purchase's ${pay.payTo}`
+  return { payer: auth.from, nonce: auth.nonce, validBefore: Number(auth.validBefore) }
+}
+
+/**
+ * What a receipt says was charged: an upto receipt's `amount` (at most the authorised maximum); the maximum for
+ * exact, and for an upto receipt without a readable amount (fail safe: the budget never counts less than may
+ * have left the wallet).
+ */
+export function chargedAmount(scheme: string, receiptAmount: unknown, max: bigint): bigint {
+  if (scheme !== 'upto' || typeof receiptAmount !== 'string' || !/^\d{1,78}$/.test(receiptAmount)) return max
+  const charged = BigInt(receiptAmount)
+  return charged <= max ? charged : max
+}
+
 export async function callPurchase(p: Purchase, call: PurchaseCall, deps: BuyerDeps): Promise<CallResult> {
-  const { ledger, book, account } = deps
+  const { ledger, book, account, rpcUrl } = deps
   const key = ledgerOffer(p.metadata.name)
   const limits = purchaseLimits(p)
+  const pay = p.spec.payment
   await book.ensureLoaded(key)
 
   let refusal: LocalRefusal | undefined
   let reservation: Reservation | undefined
   let rowId: number | undefined
+  let scheme = 'exact'
+  // Token keys whose Permit2 allowance is ready (upto payable), found when the seller's first 402 arrives: the
+  // client's policies are synchronous. Without an RPC URL for the chain nothing is ready: the exact fallback is paid.
+  let permit2Ready: ReadonlySet<string> = new Set()
+  const base = deps.fetch ?? fetch
+  let prepared = false
+  const fetchPreparingPermit2: typeof fetch = rpcUrl === undefined ? base : async (input, init) => {
+    const res = await base(input, init)
+    const header = !prepared && res.status === 402 ? res.headers.get('payment-required') : null
+    if (header) {
+      prepared = true
+      try {
+        // only the purchase's own token on its own network is ever approved for Permit2
+        const upto = decodePaymentRequiredHeader(header).accepts.filter((a) => a.scheme === 'upto'
+          && caip2Of(a.network) === pay.network && a.asset.toLowerCase() === pay.asset.toLowerCase())
+        permit2Ready = await preparePermit2(account, rpcUrl, upto)
+      } catch {
+        permit2Ready = new Set() // the chain did not answer or the approval failed: the exact fallback is paid
+      }
+    }
+    return res
+  }
+  const signer = toClientEvmSigner(account, rpcUrl === undefined ? undefined : createPublicClient({ transport: http(rpcUrl, { retryCount: 0 }) }))
   const client = new x402Client()
+    .register('eip155:*', new UptoEvmScheme(signer))
     .register('eip155:*', new ExactEvmScheme(account))
     .setSpendControls(false)
     .registerPolicy((_v, reqs) => {
       const fit = reqs.filter((r) => {
-        const why = mismatch(p, r as AnyRequirements, limits)
+        const why = mismatch(p, r as AnyRequirements, limits, permit2Ready)
         if (why && (!refusal || why.code === 'price_increased')) refusal = why
         return !why
       })
@@ -145,13 +225,13 @@ export async function callPurchase(p: Purchase, call: PurchaseCall, deps: BuyerD
     })
     .onAfterPaymentCreation(async ({ paymentPayload, selectedRequirements }) => {
       const r = selectedRequirements as AnyRequirements
-      const auth = (paymentPayload.payload as { authorization?: { from: string; value: string; nonce: string; validBefore: string } }).authorization
-      if (!auth) throw new Error('the payment payload carries no EIP-3009 authorization')
-      // What was signed must be exactly what was reserved: never send an authorization for another amount.
-      if (BigInt(auth.value) !== reservation?.amount) throw new Error(`the signed amount ${auth.value} is not the reserved ${reservation?.amount}`)
+      if (caip2Of(r.network) !== pay.network) throw new Error(`the payment is for ${r.network}, not the purchase's ${pay.network}`)
+      const signed = signedAuthorization(p, r.scheme, paymentPayload.payload, reservation?.amount ?? -1n, account.address)
+      if (typeof signed === 'string') throw new Error(signed)
+      scheme = r.scheme
       const rec = await ledger.recordVerified({
-        direction: 'spent', offer: key, resource: call.url, network: caip2Of(r.network), asset: r.asset, payer: auth.from, payTo: r.payTo,
-        nonce: auth.nonce, amount: amountOf(r), validBefore: Number(auth.validBefore), x402Version: paymentPayload.x402Version,
+        direction: 'spent', offer: key, resource: call.url, network: caip2Of(r.network), asset: r.asset, payer: signed.payer, payTo: r.payTo,
+        nonce: signed.nonce, amount: amountOf(r), validBefore: signed.validBefore, x402Version: paymentPayload.x402Version,
         payload: JSON.stringify(paymentPayload), requirements: JSON.stringify(r), facilitator: 'seller', settlement: 'onSuccess',
       })
       if (!rec.ok) throw new Error('the signed authorization is already in the ledger')
@@ -159,10 +239,10 @@ export async function callPurchase(p: Purchase, call: PurchaseCall, deps: BuyerD
     })
   for (const n of NETWORKS) client.registerV1(n, new ExactEvmSchemeV1(account))
 
-  const pay = wrapFetchWithPayment(deps.fetch ?? fetch, client)
+  const payFetch = wrapFetchWithPayment(fetchPreparingPermit2, client)
   let res: Response
   try {
-    res = await pay(call.url, {
+    res = await payFetch(call.url, {
       method: call.method, headers: call.headers, signal: call.signal,
       ...(call.body === undefined || call.method === 'GET' || call.method === 'HEAD' ? {} : { body: call.body }),
     })
@@ -176,7 +256,7 @@ export async function callPurchase(p: Purchase, call: PurchaseCall, deps: BuyerD
         ? { ok: false, refusal: { status: 502, code: 'payment_not_created', message: `No payment was sent: ${msg}.`, hint: 'See the reason; the budget was not charged.', paid: false } }
         : { ok: false, refusal: { status: 502, code: 'seller_unreachable', message: `The request to the seller failed: ${msg}; nothing was paid.`, hint: `Check that ${new URL(call.url).origin} is up.`, paid: false } }
     }
-    // Signed and maybe delivered: the seller could still settle it, so it keeps counting against the budget.
+    // Signed and maybe delivered: the seller could still settle it, so it keeps counting (in full) against the budget.
     reservation?.commit()
     return { ok: false, refusal: { status: 502, code: 'seller_unreachable_after_payment', message: `The request to the seller failed after the payment was sent: ${msg}; the payment counts against the budget until it is known to be unspent.`, hint: 'Retry later; see `vend buy status`.', paid: true } }
   }
@@ -184,29 +264,35 @@ export async function callPurchase(p: Purchase, call: PurchaseCall, deps: BuyerD
   const none = async () => {}
   if (!reservation || rowId === undefined) return { ok: true, response: res, paid: 0n, receiptFromStream: none }
   const id = rowId
-  const amount = reservation.amount
+  const held = reservation
+  const amount = held.amount
   if (res.status === 402) {
     const reason = await sellerReason(res)
     await ledger.markNotCharged(id, `seller refused the payment: ${reason}`)
-    reservation.release()
+    held.release()
     return { ok: false, refusal: { status: 402, code: 'seller_refused_payment', message: `The seller refused the payment (${reason}); nothing was paid.`, hint: 'See the reason; `vend buy status` shows the last error.', paid: false } }
   }
-  const settled = async (raw: string): Promise<boolean> => {
+  /** Settle the row from a receipt and count what it says was charged; undefined when it is not a success receipt. */
+  const settled = async (raw: string): Promise<bigint | undefined> => {
     let receipt
-    try { receipt = decodePaymentResponseHeader(raw) } catch { return false }
-    if (!receipt.success || !receipt.transaction) return false
-    await ledger.markSettled(id, receipt.transaction, amount)
-    return true
+    try { receipt = decodePaymentResponseHeader(raw) } catch { return undefined }
+    if (!receipt.success || !receipt.transaction) return undefined
+    const charged = chargedAmount(scheme, (receipt as { amount?: unknown }).amount, amount)
+    await ledger.markSettled(id, receipt.transaction, charged)
+    held.commit(charged)
+    return charged
   }
   const raw = res.headers.get('payment-response') ?? res.headers.get('x-payment-response')
-  if (raw && await settled(raw)) { reservation.commit(); return { ok: true, response: res, paid: amount, receiptFromStream: none } }
+  const charged = raw ? await settled(raw) : undefined
+  if (charged !== undefined) return { ok: true, response: res, paid: charged, receiptFromStream: none }
   if (res.status >= 400) {
     // Sellers settle only answers < 400 (x402 onSuccess): this one was not charged.
     await ledger.markNotCharged(id, `seller answered HTTP ${res.status}`)
-    reservation.release()
+    held.release()
     return { ok: true, response: res, paid: 0n, receiptFromStream: none }
   }
-  // 2xx without a receipt yet: a stream that settles at its end, or settlement queued by the seller. It counts.
-  reservation.commit()
+  // 2xx without a receipt yet: a stream that settles at its end, or settlement queued by the seller. It counts in
+  // full until a receipt says what was charged.
+  held.commit()
   return { ok: true, response: res, paid: amount, receiptFromStream: async (value) => { await settled(value) } }
 }

@@ -150,7 +150,7 @@ async function startRunning(
     // Operator dashboard (src/dashboard): /dashboard* for this machine, or for whoever holds the dashboardToken.
     const dashboard = createDashboardHandler({ db, token: dashboardToken(config), getStatuses: () => core.report(true).offers ?? [], getOffers: () => core.resolved() })
     // Buyer side (src/buyer): /buy/* for loopback clients, paid from the stack wallet; purchases are read from their files.
-    const buyer = createDaemonBuyer({ paths, db, ledger: payments.ledger, log: (event, fields) => logger.info(event, fields) })
+    const buyer = createDaemonBuyer({ paths, db, ledger: payments.ledger, devChain, log: (event, fields) => logger.info(event, fields) })
     gateway = createGateway({
       listen: config.listen,
       baseUrl: () => url,

@@ -56,14 +56,19 @@ export function assetDecimals(network: string, asset: string): number {
   return usdc && usdc.address.toLowerCase() === asset.toLowerCase() ? usdc.decimals : 6
 }
 
-const tokenKey = (r: PaymentRequirements) => `${r.network}|${r.asset.toLowerCase()}`
+/** The key preparePermit2 returns for a requirement whose token Permit2 may move. */
+export const permit2Key = (r: PaymentRequirements): string => `${r.network}|${r.asset.toLowerCase()}`
+
+/** Approvals in flight, by chain|owner|token: concurrent payments (the daemon's buyer) send one approval, not one each. */
+const approving = new Map<string, Promise<unknown>>()
 
 /**
  * Make Permit2 able to move each `upto` requirement's token for the payer on the chain at `rpcUrl`: an allowance
  * of at least the amount is kept, else the maximum is approved when the payer has ETH for gas. Returns the
- * `network|asset` keys that are ready; the others are left to the exact fallback.
+ * `network|asset` keys that are ready (see permit2Key); the others are left to the exact fallback. Shared by
+ * `vend pay` (payRequest) and the daemon's buyer endpoints (src/buyer/payPurchase.ts).
  */
-async function preparePermit2(account: LocalAccount, rpcUrl: string, accepts: readonly PaymentRequirements[]): Promise<Set<string>> {
+export async function preparePermit2(account: LocalAccount, rpcUrl: string, accepts: readonly PaymentRequirements[]): Promise<Set<string>> {
   const ready = new Set<string>()
   const upto = accepts.filter((a) => a.scheme === 'upto')
   if (upto.length === 0) return ready
@@ -73,13 +78,19 @@ async function preparePermit2(account: LocalAccount, rpcUrl: string, accepts: re
   const chain = defineChain({ id: chainId, name: `eip155:${chainId}`, nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [rpcUrl] } } })
   const pub = createPublicClient({ chain, transport })
   for (const r of upto) {
-    if (r.network !== `eip155:${chainId}` || ready.has(tokenKey(r))) continue
+    if (r.network !== `eip155:${chainId}` || ready.has(permit2Key(r))) continue
     const token = r.asset as Address
     const allowance = await pub.readContract({ address: token, abi: erc20Abi, functionName: 'allowance', args: [account.address, PERMIT2_ADDRESS] })
-    if (allowance >= BigInt(r.amount)) ready.add(tokenKey(r))
+    if (allowance >= BigInt(r.amount)) ready.add(permit2Key(r))
     else if (await pub.getBalance({ address: account.address }) > 0n) {
-      await approvePermit2(createWalletClient({ account, chain, transport }), token)
-      ready.add(tokenKey(r))
+      const key = `${chainId}|${account.address.toLowerCase()}|${token.toLowerCase()}`
+      let approval = approving.get(key)
+      if (!approval) {
+        approval = approvePermit2(createWalletClient({ account, chain, transport }), token).finally(() => approving.delete(key))
+        approving.set(key, approval)
+      }
+      await approval
+      ready.add(permit2Key(r))
     }
   }
   return ready
@@ -101,7 +112,7 @@ export async function payRequest(req: PayRequest): Promise<PayResult> {
   const client = new x402Client()
     .register('eip155:*', new UptoEvmScheme(signer))
     .register('eip155:*', new ExactEvmScheme(req.account))
-    .registerPolicy((_v, reqs) => reqs.filter((r) => r.scheme !== 'upto' || permit2Ready.has(tokenKey(r))))
+    .registerPolicy((_v, reqs) => reqs.filter((r) => r.scheme !== 'upto' || permit2Ready.has(permit2Key(r))))
     .setSpendControls(false)
     .registerPolicy((_v, reqs) => reqs.filter((r) => {
       const a = r as AnyRequirements
