@@ -15,10 +15,10 @@ import { createObservers } from '../engine/observers.ts'
 import { InvalidInputError } from '../errors/base.ts'
 import { createGateway } from '../gateway/createGateway.ts'
 import { createFacilitatorRegistry } from '../payments/facilitators/registry.ts'
-import { createPaymentGate } from '../payments/gate.ts'
 import { createSqliteLedger } from '../payments/ledger/sqliteLedger.ts'
 import type { Ledger } from '../payments/ledger/types.ts'
-import { createSettlementQueue, type PaymentsLog } from '../payments/settlement.ts'
+import { createPayments } from '../payments/createPayments.ts'
+import type { PaymentsLog } from '../payments/settlement.ts'
 import type { CatalogEntry, DesiredOffer } from '../reconciler/types.ts'
 import { openDatabase, startWalCheckpointer } from '../state/db.ts'
 import type { OfferFileRecord } from '../state/offerStore.ts'
@@ -126,12 +126,11 @@ export async function startKubernetesRole(role: Role, opts: ServeOptions = {}): 
   }
 
   const { ledger, close } = await openLedger(env, identity)
-  const queue = createSettlementQueue({ ledger, log, facilitatorFor: (row) => obs.registry.byId(row.facilitator, row.network) })
-  const gate = createPaymentGate({ ledger, facilitators: obs.registry, queue, log })
-  await queue.start()
+  const payments = createPayments({ ledger, registry: obs.registry, config, log, env })
+  await payments.start()
   let catalog: CatalogEntry[] = []
   const storefront = createStorefrontHandler({ getCatalog: () => catalog, baseUrl: () => baseUrl(config) })
-  const gateway = createGateway({ listen, baseUrl: () => baseUrl(config), paymentGate: gate, systemHandler: storefront, renderPaymentPage })
+  const gateway = createGateway({ listen, baseUrl: () => baseUrl(config), paymentGate: payments.gate, systemHandler: storefront, renderPaymentPage })
   const addr = await gateway.start()
   const gw = createGatewayRole({
     kc, namespace, observe: obs.observe, log,
@@ -145,7 +144,7 @@ export async function startKubernetesRole(role: Role, opts: ServeOptions = {}): 
       await gw.stop()
       obs.observers.stop()
       await gateway.stop()
-      await queue.stop()
+      await payments.stop()
       await obs.observers.close()
       await obs.registry.close()
       await close()

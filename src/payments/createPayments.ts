@@ -2,7 +2,7 @@
  * Everything the daemon needs for payments in one call: the ledger on the stack database, the facilitator
  * registry (stack.yaml + dev chain), the settlement queue and the PaymentGate for the gateway.
  *
- *   const payments = createPayments({ db, config, devChain, log })
+ *   const payments = createPayments({ db, config, devChain, log })   // or { ledger, ... }
  *   await payments.start()                       // recovers owed settlements, refreshes facilitators
  *   gateway.setPaymentGate(payments.gate)
  *   observations.facilitatorFor = payments.facilitatorFor
@@ -20,8 +20,10 @@ import { createSqliteLedger } from './ledger/sqliteLedger.ts'
 import type { Ledger } from './ledger/types.ts'
 import { createSettlementQueue, type PaymentsLog } from './settlement.ts'
 
-export type CreatePaymentsOptions = {
-  db: Db
+/** The ledger: on the stack database (SQLite), or one given (the Postgres ledger of Kubernetes replicas). */
+export type CreatePaymentsOptions = ({ db: Db } | { ledger: Ledger }) & {
+  /** A registry the caller already uses (and closes); default: one built from `config` and `devChain`. */
+  registry?: FacilitatorRegistry
   config: StackConfig
   /** The running dev chain (DevChainInfo): enables the local facilitator on its network. */
   devChain?: LocalChain | undefined
@@ -47,8 +49,9 @@ export type Payments = {
 }
 
 export function createPayments(opts: CreatePaymentsOptions): Payments {
-  const ledger = createSqliteLedger(opts.db)
-  const registry = createFacilitatorRegistry({ config: opts.config, devChain: opts.devChain, ...(opts.env ? { env: opts.env } : {}) })
+  const ledger = 'ledger' in opts ? opts.ledger : createSqliteLedger(opts.db)
+  const ownRegistry = !opts.registry
+  const registry = opts.registry ?? createFacilitatorRegistry({ config: opts.config, devChain: opts.devChain, ...(opts.env ? { env: opts.env } : {}) })
   const queue = createSettlementQueue({
     ledger, log: opts.log, ...(opts.queueIntervalMs ? { intervalMs: opts.queueIntervalMs } : {}),
     facilitatorFor: (row) => registry.byId(row.facilitator, row.network),
@@ -70,7 +73,7 @@ export function createPayments(opts: CreatePaymentsOptions): Payments {
       if (timer) clearInterval(timer)
       timer = undefined
       await queue.stop()
-      await registry.close()
+      if (ownRegistry) await registry.close()
     },
   }
 }
