@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import OpenAI from 'openai'
 import { privateKeyToAccount } from 'viem/accounts'
-import { parseEther } from 'viem'
+import { createPublicClient, http as rpc, parseEther } from 'viem'
 import { fundEth, fundUsdc, readDevChain, usdcBalance, type DevChainInfo } from '../src/devchain/devChain.ts'
 import { chainClients } from '../src/identity/chainClients.ts'
 import { registerAgent } from '../src/identity/erc8004.ts'
@@ -193,25 +193,32 @@ test('a per-token offer is paid upto (Permit2): the budget, both ledgers and the
   assert.equal(await balance(SELLER_PAY_TO) - payTo0, max, 'the exact fallback moved the full maximum')
   assert.equal(buyer0 - await balance(ctx.buyer.address), max)
 
-  // With ETH for gas the stack wallet approves Permit2 once and pays upto: charged the usage.
+  // With ETH for gas the stack wallet approves Permit2 once (one transaction, also for concurrent first payments)
+  // and pays upto: charged the usage.
   await fundEth(ctx.chain, ctx.buyer.address, parseEther('1'))
   const payTo1 = await balance(SELLER_PAY_TO)
-  const second = await ask('hello there', false)
-  assert.equal(second.status, 200, await second.clone().text())
-  assert.equal((await second.json() as { choices: { message: { content: string } }[] }).choices[0]?.message.content, 'echo(tiny): hello there')
-  const uptoRow = (await settledRow(2))[1]!
-  assert.equal(JSON.parse(uptoRow.requirements).scheme, 'upto')
-  assert.equal(uptoRow.amount, max, 'the row records the authorised maximum')
-  assert.equal(uptoRow.chargedAmount, usageCost, 'and the charged usage, from the receipt')
-  assert.match(uptoRow.nonce, /^\d+$/, 'the Permit2 nonce, decimal')
-  assert.equal(uptoRow.payer.toLowerCase(), ctx.buyer.address.toLowerCase())
-  const permit = JSON.parse(uptoRow.payload).payload.permit2Authorization as { nonce: string; deadline: string; witness: { to: string } }
-  assert.equal(uptoRow.nonce, permit.nonce)
-  assert.equal(uptoRow.validBefore, Number(permit.deadline))
-  assert.equal(permit.witness.to.toLowerCase(), SELLER_PAY_TO.toLowerCase())
-  const sellerUpto = (await sellerRows()).find((r) => r.txHash === uptoRow.txHash)
-  assert.equal(sellerUpto?.chargedAmount, usageCost, 'the seller\'s ledger charged the same')
-  assert.equal(await balance(SELLER_PAY_TO) - payTo1, usageCost, 'the chain moved exactly the charged amount')
+  const answers = await Promise.all(Array.from({ length: 4 }, () => ask('hello there', false)))
+  for (const a of answers) {
+    assert.equal(a.status, 200, await a.clone().text())
+    assert.equal((await a.json() as { choices: { message: { content: string } }[] }).choices[0]?.message.content, 'echo(tiny): hello there')
+  }
+  const uptoRows = (await settledRow(5)).slice(1)
+  for (const uptoRow of uptoRows) {
+    assert.equal(JSON.parse(uptoRow.requirements).scheme, 'upto')
+    assert.equal(uptoRow.amount, max, 'the row records the authorised maximum')
+    assert.equal(uptoRow.chargedAmount, usageCost, 'and the charged usage, from the receipt')
+    assert.match(uptoRow.nonce, /^\d+$/, 'the Permit2 nonce, decimal')
+    assert.equal(uptoRow.payer.toLowerCase(), ctx.buyer.address.toLowerCase())
+    const permit = JSON.parse(uptoRow.payload).payload.permit2Authorization as { nonce: string; deadline: string; witness: { to: string } }
+    assert.equal(uptoRow.nonce, permit.nonce)
+    assert.equal(uptoRow.validBefore, Number(permit.deadline))
+    assert.equal(permit.witness.to.toLowerCase(), SELLER_PAY_TO.toLowerCase())
+    const sellerUpto = (await sellerRows()).find((r) => r.txHash === uptoRow.txHash)
+    assert.equal(sellerUpto?.chargedAmount, usageCost, 'the seller\'s ledger charged the same')
+  }
+  assert.equal(await balance(SELLER_PAY_TO) - payTo1, 4n * usageCost, 'the chain moved exactly the charged amounts')
+  const txCount = await createPublicClient({ transport: rpc(ctx.chain.rpcUrl) }).getTransactionCount({ address: ctx.buyer.address })
+  assert.equal(txCount, 1, 'one Permit2 approval for the four concurrent first payments')
 
   // Streaming: the receipt arrives at the end of the stream and lowers the count from the maximum to the charge.
   const payTo2 = await balance(SELLER_PAY_TO)
@@ -220,16 +227,16 @@ test('a per-token offer is paid upto (Permit2): the budget, both ledgers and the
   let text = ''
   for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? ''
   assert.equal(text.trim(), 'echo(tiny): hello there')
-  const streamRow = (await settledRow(3))[2]!
+  const streamRow = (await settledRow(6))[5]!
   assert.equal(JSON.parse(streamRow.requirements).scheme, 'upto')
   assert.equal(streamRow.chargedAmount, usageCost)
   assert.equal((await sellerRows()).find((r) => r.txHash === streamRow.txHash)?.chargedAmount, usageCost)
   assert.equal(await balance(SELLER_PAY_TO) - payTo2, usageCost)
 
   const s = await eventually('the budget counts the charges', async () => { const st = await buyStatus('metered'); return st.pending.atomic === '0' ? st : undefined })
-  assert.equal(s.payments, 3)
-  assert.equal(s.spent.atomic, String(max + 2n * usageCost), 'the budget counts the maximum for exact and the usage for upto')
-  assert.equal(s.remaining.atomic, String(1_000_000n - max - 2n * usageCost))
+  assert.equal(s.payments, 6)
+  assert.equal(s.spent.atomic, String(max + 5n * usageCost), 'the budget counts the maximum for exact and the usage for upto')
+  assert.equal(s.remaining.atomic, String(1_000_000n - max - 5n * usageCost))
   assert.equal(buyer0 - await balance(ctx.buyer.address), BigInt(s.spent.atomic), 'the chain agrees with the budget to the atomic unit')
 
   // The daemon's budget book (what admits the next request) also frees what was not charged, after a stream's
