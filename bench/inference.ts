@@ -52,7 +52,7 @@ async function presignUpto(chain: TestChain, url: string, body: string, count: n
   return out
 }
 
-export async function ttftScenario({ samples }: { samples: number }): Promise<{ paidMs: number; directMs: number }> {
+export async function ttftScenario({ samples }: { samples: number }): Promise<{ paidMs: number; freeMs: number; directMs: number }> {
   const rt = await startEmbeddedModel({ file: await ensureTinyModel(), modelName: MODEL, threads: 1 })
   const chain = await startTestChain({ buyerFunds: 1_000_000_000n })
   try {
@@ -61,15 +61,19 @@ export async function ttftScenario({ samples }: { samples: number }): Promise<{ 
       const paidUrl = `${server.base}/services/model/v1/chat/completions`
       const direct = `${rt.url}/v1/chat/completions`
       const headers = await presignUpto(chain, paidUrl, chatBody(true, 16), samples + 1)
+      const freeUrl = `${server.base}/services/model-free/v1/chat/completions`
       await timeToFirstToken(direct)
+      await timeToFirstToken(freeUrl)
       await timeToFirstToken(paidUrl, { 'payment-signature': headers.pop()! })
       const d: number[] = []
+      const f: number[] = []
       const p: number[] = []
-      for (const h of headers) { // interleaved, so machine noise hits both
+      for (const h of headers) { // interleaved, so machine noise hits all three
         d.push(await timeToFirstToken(direct))
+        f.push(await timeToFirstToken(freeUrl))
         p.push(await timeToFirstToken(paidUrl, { 'payment-signature': h }))
       }
-      return { paidMs: median(p), directMs: median(d) }
+      return { paidMs: median(p), freeMs: median(f), directMs: median(d) }
     } finally { await server.stop() }
   } finally {
     await chain.stop()

@@ -40,6 +40,8 @@ async function vend(cfg: PaidServerConfig): Promise<string> {
     const model = paidOffer(chain, { name: 'model', upstreamUrl: cfg.modelUrl, price: cfg.price })
     const payment = { ...(model.spec!['payment'] as object), price: { perMTok: cfg.perMTok ?? '1' } }
     offers.push({ ...model, spec: { ...model.spec, type: 'inference', model: { name: cfg.modelName ?? 'tiny', maxTokens: 64 }, payment } })
+    // the model server behind a free route: the gateway hop alone
+    offers.push(paidOffer(chain, { name: 'model-free', upstreamUrl: cfg.modelUrl, price: cfg.price, spec: { routes: [{ path: '/*', gate: 'free' }] } }))
   }
   const stack = await startPaidStack({ chain, offers })
   process.once('SIGTERM', () => void stack.stop().then(() => upstream.close()).then(() => process.exit(0)))
