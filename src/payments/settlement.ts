@@ -57,7 +57,7 @@ export async function settleRow(ledger: Ledger, fac: Facilitator, row: SettleRow
   }
   const reason = refineReason(res.errorReason, res.errorMessage)
   if (isTransientSettleFailure(reason)) return retry(reason)
-  if (reason === EXPIRED) {
+  if (reason === EXPIRED || reason === 'permit2_deadline_expired') {
     await ledger.markExpired(row.id)
     return { kind: 'expired' }
   }
@@ -71,8 +71,10 @@ export async function settleRow(ledger: Ledger, fac: Facilitator, row: SettleRow
  * first: a mined transaction completes the row, a pending one is waited for, and a used authorisation is never sent again.
  */
 export async function recoverRow(ledger: Ledger, fac: Facilitator, row: SettleRow, log: PaymentsLog): Promise<SettleOutcome> {
-  // authorizationState is EIP-3009's; a Permit2 (upto) nonce is checked by the settle itself
-  const chain = (JSON.parse(row.requirements) as { scheme?: string }).scheme === 'upto' ? undefined : fac.chain
+  const requirements = JSON.parse(row.requirements) as { scheme?: string; amount?: string }
+  // upto settles the amount used (in the requirements since recordUsage), not the authorised maximum
+  const charged = requirements.scheme === 'upto' && requirements.amount !== undefined ? BigInt(requirements.amount) : row.amount
+  const chain = fac.chain
   if (chain) {
     try {
       const receipt = row.txHash ? await chain.receipt(row.txHash) : undefined
@@ -80,9 +82,9 @@ export async function recoverRow(ledger: Ledger, fac: Facilitator, row: SettleRo
         await ledger.scheduleRetry(row.id, 'settlement transaction pending', Date.now() + 1000)
         return { kind: 'retry', reason: 'settlement_pending' }
       }
-      if (await chain.authorizationUsed(row.asset, row.payer, row.nonce)) {
+      if (await chain.authorizationUsed(row.asset, row.payer, row.nonce, requirements.scheme)) {
         if (row.txHash && receipt?.success) {
-          await ledger.markSettled(row.id, row.txHash, row.amount)
+          await ledger.markSettled(row.id, row.txHash, charged)
           log.info('Settled payment from an earlier attempt', { id: row.id, offer: row.offer, tx: row.txHash })
           return { kind: 'settled', response: { success: true, transaction: row.txHash, network: row.network as SettleResponse['network'], payer: row.payer } }
         }

@@ -13,11 +13,17 @@ const AUTHORIZATION_USED = keccak256(toBytes('AuthorizationUsed(address,bytes32)
 const TRANSFER = keccak256(toBytes('Transfer(address,address,uint256)'))
 const topic = (addr: string) => pad(addr.toLowerCase() as Hex).toLowerCase()
 
+/** The receipt shows the token's Transfer(from, to, value). */
+export function transferred(logs: readonly Log[], asset: string, from: string, to: string, value: bigint): boolean {
+  return logs.some((l) => l.address.toLowerCase() === asset.toLowerCase() && l.topics[0] === TRANSFER
+    && l.topics[1]?.toLowerCase() === topic(from) && l.topics[2]?.toLowerCase() === topic(to) && BigInt(l.data) === value)
+}
+
 /** The receipt shows this authorisation used and its Transfer(from, to, value) made. */
 export function authorizationSettled(logs: readonly Log[], asset: string, a: { from: string; to: string; value: string; nonce: string }): boolean {
-  const own = logs.filter((l) => l.address.toLowerCase() === asset.toLowerCase())
-  return own.some((l) => l.topics[0] === AUTHORIZATION_USED && l.topics[1]?.toLowerCase() === topic(a.from) && l.topics[2]?.toLowerCase() === a.nonce.toLowerCase())
-    && own.some((l) => l.topics[0] === TRANSFER && l.topics[1]?.toLowerCase() === topic(a.from) && l.topics[2]?.toLowerCase() === topic(a.to) && BigInt(l.data) === BigInt(a.value))
+  return logs.some((l) => l.address.toLowerCase() === asset.toLowerCase() && l.topics[0] === AUTHORIZATION_USED
+    && l.topics[1]?.toLowerCase() === topic(a.from) && l.topics[2]?.toLowerCase() === a.nonce.toLowerCase())
+    && transferred(logs, asset, a.from, a.to, BigInt(a.value))
 }
 
 type Item = { asset: Hex; callData: Hex; onHash: ((h: Hex) => void | Promise<void>) | undefined; resolve: (h: Hex) => void; reject: (e: unknown) => void }

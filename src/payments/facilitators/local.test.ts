@@ -1,9 +1,12 @@
 /**
- * The local facilitator's own upto (Permit2) verify, against the official SDK's verify on the same payloads, on
- * a real dev chain (Permit2 and the upto proxy at their canonical addresses): it accepts what the SDK accepts and
- * refuses, with the SDK's reason, everything the SDK refuses.
+ * The local facilitator's own upto (Permit2) verify and settlement on a real dev chain (Permit2 and the upto proxy
+ * at their canonical addresses): valid authorisations pass, tampered ones are refused with a reason; a settlement
+ * interrupted by a crash is completed from the chain.
  */
 import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { x402Client } from '@x402/core/client'
 import type { PaymentPayload, PaymentRequirements } from '@x402/core/types'
@@ -13,7 +16,11 @@ import type { Hex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { chainClients } from '../../devchain/contracts.ts'
 import { approvePermit2 } from '../../devchain/permit2.ts'
+import { openDatabase } from '../../state/db.ts'
+import { createSqliteLedger } from '../ledger/sqliteLedger.ts'
+import { recoverRow } from '../settlement.ts'
 import { startTestChain, type TestChain } from '../testChain.ts'
+import { quietLog } from '../testStack.ts'
 import { createLocalFacilitator, type LocalFacilitator } from './local.ts'
 
 let chain: TestChain
@@ -66,5 +73,44 @@ test('upto: a good authorisation is valid; every tampered one is refused with a 
     const v = await fac.verify(payload, r)
     assert.equal(v.isValid, false, name)
     assert.ok(v.invalidReason, `${name}: a reason`)
+  }
+})
+
+test('upto: a settlement sent before a crash is completed from the chain by recovery, for the amount used, never sent twice', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vend-upto-recovery-'))
+  const db = openDatabase(join(dir, 'vend.db'))
+  try {
+    const ledger = createSqliteLedger(db)
+    const max = requirements(50_000n)
+    const payload = await sign(max)
+    const used = { ...max, amount: '12345' }
+    const a = (payload.payload as { permit2Authorization: { nonce: string; deadline: string } }).permit2Authorization
+    const rec = await ledger.recordVerified({
+      offer: 'default/llm', network: chain.caip2, asset: chain.usdc.address, payer: chain.buyer.address, payTo: chain.payTo.address,
+      nonce: a.nonce, amount: 50_000n, validBefore: Number(a.deadline), x402Version: 2, payload: JSON.stringify(payload),
+      requirements: JSON.stringify(used), facilitator: 'local', settlement: 'onSuccess',
+    })
+    assert.ok(rec.ok)
+    await ledger.markSettling(rec.id, Date.now())
+    const payTo0 = await chain.balanceOf(chain.payTo.address)
+    // the earlier attempt: its hash is persisted before the broadcast, then the process "dies" before the result
+    const first = await fac.settle(payload, used, { onTxHash: (h) => ledger.setTxHash(rec.id, h) })
+    assert.equal(first.success, true)
+    const row = (await ledger.get(rec.id))!
+    assert.equal(row.status, 'settling')
+    assert.equal(row.txHash, first.transaction)
+
+    const out = await recoverRow(ledger, fac, row, quietLog)
+    assert.equal(out.kind, 'settled')
+    const after = (await ledger.get(rec.id))!
+    assert.equal(after.status, 'settled')
+    assert.equal(after.chargedAmount, 12_345n, 'the amount used, not the maximum')
+    assert.equal(after.txHash, first.transaction)
+    assert.equal(await chain.balanceOf(chain.payTo.address) - payTo0, 12_345n, 'paid once')
+    assert.equal(await fac.chain!.authorizationUsed(chain.usdc.address, chain.buyer.address, a.nonce, 'upto'), true)
+    assert.equal(await fac.chain!.authorizationUsed(chain.usdc.address, chain.buyer.address, (BigInt(a.nonce) ^ 1n).toString(), 'upto'), false)
+  } finally {
+    db.close()
+    rmSync(dir, { recursive: true, force: true })
   }
 })

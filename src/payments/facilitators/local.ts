@@ -12,7 +12,7 @@ import { v1NetworkName } from '../../gateway/challenge.ts'
 import { PERMIT2_ADDRESS, uptoPermit2WitnessTypes, x402UptoPermit2ProxyABI, x402UptoPermit2ProxyAddress } from '@x402/evm'
 import { encodeFunctionData, getAddress, hashTypedData, type Hex } from 'viem'
 import type { FacilitatorObservation } from '../../reconciler/types.ts'
-import { authorizationSettled, createAuthorizationBatcher } from '../chain/authorizationBatcher.ts'
+import { authorizationSettled, createAuthorizationBatcher, transferred } from '../chain/authorizationBatcher.ts'
 import { createRpcClient, RpcError, RpcUnavailableError } from '../chain/rpc.ts'
 import { createSettlementSigner } from '../chain/settlementSigner.ts'
 import { authorizationDigestBytes, signedBy, transferWithAuthorizationData, type Authorization } from '../chain/signatures.ts'
@@ -31,6 +31,11 @@ export type LocalFacilitatorOptions = {
 const AUTH_STATE_ABI = [{
   type: 'function', name: 'authorizationState', stateMutability: 'view',
   inputs: [{ name: 'authorizer', type: 'address' }, { name: 'nonce', type: 'bytes32' }], outputs: [{ name: '', type: 'bool' }],
+}] as const
+
+const PERMIT2_NONCE_ABI = [{
+  type: 'function', name: 'nonceBitmap', stateMutability: 'view',
+  inputs: [{ name: 'owner', type: 'address' }, { name: 'wordPos', type: 'uint256' }], outputs: [{ name: '', type: 'uint256' }],
 }] as const
 
 /** The RPC could not be reached (possibly wrapped by the SDK), as opposed to a chain answer. */
@@ -118,6 +123,52 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
       throw err
     }
   }
+
+  /**
+   * Settle a plain upto (Permit2) payment verified at request time for the amount used: the upto proxy's settle,
+   * sent from the settlement key (the proxy takes it only from the witness facilitator, so never batched), its hash
+   * persisted before the broadcast like EIP-3009 settlements, then the receipt must show the Transfer. The SDK's
+   * settle would simulate again first; the proxy and Permit2 check everything on chain anyway.
+   */
+  async function settleUpto(payload: PaymentPayload, requirements: PaymentRequirements, hooks?: SettleHooks): Promise<SettleResponse> {
+    const a = parsePermit2Authorization(payload.payload)!
+    const signature = (payload.payload as { signature: Hex }).signature
+    const network = requirements.network
+    const amount = BigInt(requirements.amount)
+    const fail = (errorReason: string, transaction = '', errorMessage?: string): SettleResponse =>
+      ({ success: false, errorReason, transaction, network, payer: a.from, ...(errorMessage ? { errorMessage } : {}) })
+    if (amount > BigInt(a.permitted.amount)) return fail('invalid_upto_evm_payload_settlement_exceeds_amount')
+    if (BigInt(a.deadline) <= BigInt(Math.floor(Date.now() / 1000) + 3)) return fail('permit2_deadline_expired')
+    const data = encodeFunctionData({
+      abi: x402UptoPermit2ProxyABI, functionName: 'settle',
+      args: [{ permitted: { token: getAddress(a.permitted.token), amount: BigInt(a.permitted.amount) }, nonce: BigInt(a.nonce), deadline: BigInt(a.deadline) },
+        amount, getAddress(a.from), { to: getAddress(a.witness.to), facilitator: getAddress(a.witness.facilitator), validAfter: BigInt(a.witness.validAfter) }, signature],
+    })
+    const proxy = x402UptoPermit2ProxyAddress as Hex
+    let hash: Hex
+    try {
+      hash = await signer.broadcast(proxy, data, undefined, hooks?.onTxHash)
+    } catch (err) {
+      if (isTransportFailure(err)) throw err
+      const msg = (err as Error).message
+      return fail(refineReason('invalid_upto_evm_transaction_failed', msg), '', msg)
+    }
+    let receipt
+    try {
+      receipt = await signer.waitForTransactionReceipt({ hash, timeout: 60_000 })
+    } catch (err) {
+      return fail('settlement_pending', hash, (err as Error).message)
+    }
+    if (receipt.status === 'success' && transferred(receipt.logs ?? [], a.permitted.token, a.from, a.witness.to, amount)) {
+      return { success: true, transaction: hash, network, payer: a.from, amount: amount.toString() }
+    }
+    const why = await simulate(proxy, data).then(() => undefined, (err: Error) => err.message)
+    return fail(refineReason('invalid_upto_evm_transaction_failed', why ?? 'the settlement transaction did not transfer'), hash, why)
+  }
+
+  const isPlainUpto = (payload: PaymentPayload, requirements: PaymentRequirements) => requirements.scheme === 'upto'
+    && parsePermit2Authorization(payload.payload) !== undefined && (payload.payload as { signature?: string }).signature?.length === 132
+    && !(payload.extensions && Object.keys(payload.extensions).length)
 
   const isPlainEip3009 = (payload: PaymentPayload) => {
     const p = payload.payload as { authorization?: unknown; signature?: unknown }
@@ -227,7 +278,8 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
     settlerAddress: signer.address,
     verify: (payload, requirements, options) => guard(async () =>
       (await (requirements.scheme === 'upto' ? fastVerifyUpto(payload, requirements) : fastVerify(payload, requirements, options))) ?? core.verify(payload, requirements)),
-    settle: (payload, requirements, hooks) => guard(() => (isPlainEip3009(payload) ? settleEip3009(payload, requirements, hooks) : core.settle(payload, requirements))),
+    settle: (payload, requirements, hooks) => guard(() => (isPlainUpto(payload, requirements) ? settleUpto(payload, requirements, hooks)
+      : isPlainEip3009(payload) ? settleEip3009(payload, requirements, hooks) : core.settle(payload, requirements))),
     observe(network: string): FacilitatorObservation {
       const supports = network === caip2
       return { configured: true, supportsNetwork: supports, url: 'local', ...(reachable === undefined ? {} : { reachable }), ...(detail && reachable === false ? { detail } : supports ? {} : { detail: `the local facilitator settles on ${caip2} only` }) }
@@ -243,7 +295,12 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
       }
     },
     chain: {
-      async authorizationUsed(asset, authorizer, nonce) {
+      async authorizationUsed(asset, authorizer, nonce, scheme) {
+        if (scheme === 'upto') {
+          const n = BigInt(nonce)
+          const word = await signer.readContract({ address: PERMIT2_ADDRESS, abi: PERMIT2_NONCE_ABI, functionName: 'nonceBitmap', args: [authorizer, n >> 8n] }) as bigint
+          return ((word >> (n & 255n)) & 1n) === 1n
+        }
         return await signer.readContract({ address: asset as Hex, abi: AUTH_STATE_ABI, functionName: 'authorizationState', args: [authorizer, nonce] }) as boolean
       },
       async receipt(txHash) {

@@ -14,7 +14,8 @@ export type SettleHooks = {
 
 /** Direct chain reads for settlement recovery after a crash (local facilitator only). */
 export type ChainAccess = {
-  authorizationUsed(asset: string, authorizer: string, nonce: string): Promise<boolean>
+  /** Whether the authorisation's nonce is used on chain: EIP-3009 authorizationState, or the Permit2 nonce bitmap (upto). */
+  authorizationUsed(asset: string, authorizer: string, nonce: string, scheme?: string): Promise<boolean>
   receipt(txHash: string): Promise<{ success: boolean } | undefined>
   isKnown(txHash: string): Promise<boolean>
 }
