@@ -60,7 +60,7 @@ export function createMeteredGate(opts: MeteredGateOptions): MeteredGate {
   }
   /** This request's requirements: upto + exact for perMTok prices (when the facilitator can settle upto), else exact. */
   const acceptsFor = (ctx: ChallengeContext, fac: Facilitator | undefined): PaymentRequirements[] => {
-    const settler = ctx.route.price.unit === 'perMTok' ? fac?.settlerAddress : undefined
+    const settler = ctx.route.price.unit === 'perMTok' ? fac?.uptoSettler(ctx.paymentRequired.accepts[0]!.network) : undefined
     return meteredAccepts(ctx.paymentRequired.accepts[0]!, ctx.inference!.maxAmount, settler)
   }
 

@@ -19,6 +19,7 @@ import { routeEntry, startGateway, startServer, type OfferParams, type TestGatew
 import { openDatabase, startWalCheckpointer, type Db } from '../state/db.ts'
 import { StackConfig } from '../state/stackConfig.ts'
 import { createPayments, type Payments } from './createPayments.ts'
+import type { LocalFacilitator } from './facilitators/local.ts'
 import type { Facilitator } from './facilitators/types.ts'
 import type { PaymentRecord } from './ledger/types.ts'
 import type { PaymentsLog } from './settlement.ts'
@@ -156,7 +157,7 @@ export async function serveFacilitator(fac: Facilitator, port = 0): Promise<Test
     const reply = (status: number, body: unknown) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)) }
     try {
       if (req.method === 'GET' && path === '/supported') {
-        reply(200, { kinds: [{ x402Version: 2, scheme: 'exact', network: 'eip155:*' }], extensions: [], signers: {} })
+        reply(200, 'supported' in fac ? (fac as LocalFacilitator).supported() : { kinds: [{ x402Version: 2, scheme: 'exact', network: 'eip155:*' }], extensions: [], signers: {} })
         return
       }
       let text = ''

@@ -20,8 +20,9 @@ import { openDatabase } from '../../state/db.ts'
 import { createSqliteLedger } from '../ledger/sqliteLedger.ts'
 import { recoverRow } from '../settlement.ts'
 import { startTestChain, type TestChain } from '../testChain.ts'
-import { quietLog } from '../testStack.ts'
+import { quietLog, serveFacilitator } from '../testStack.ts'
 import { createLocalFacilitator, type LocalFacilitator } from './local.ts'
+import { createRemoteFacilitator } from './remote.ts'
 
 let chain: TestChain
 let fac: LocalFacilitator
@@ -112,5 +113,26 @@ test('upto: a settlement sent before a crash is completed from the chain by reco
   } finally {
     db.close()
     rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('served over HTTP as a remote facilitator: upto is offered with the settler it lists in /supported, and settles', async () => {
+  const server = await serveFacilitator(fac)
+  const remote = createRemoteFacilitator({ url: server.url })
+  try {
+    await remote.refresh()
+    assert.equal(remote.uptoSettler(chain.caip2)?.toLowerCase(), fac.settlerAddress.toLowerCase())
+    assert.equal(remote.uptoSettler('eip155:1'), undefined, 'no upto where the facilitator lists none')
+    const req = requirements(40_000n)
+    const payload = await sign(req)
+    assert.deepEqual(await remote.verify(payload, req), { isValid: true, payer: chain.buyer.address })
+    const payTo0 = await chain.balanceOf(chain.payTo.address)
+    const res = await remote.settle(payload, { ...req, amount: '777' })
+    assert.equal(res.success, true)
+    assert.equal(res.amount, '777')
+    assert.equal(await chain.balanceOf(chain.payTo.address) - payTo0, 777n)
+  } finally {
+    await remote.close()
+    await server.close()
   }
 })

@@ -4,7 +4,7 @@
  * fast settlement signer (see chain/settlementSigner.ts); plain EIP-3009 payments settle through its pipeline directly.
  */
 import { x402Facilitator } from '@x402/core/facilitator'
-import type { Network, PaymentPayload, PaymentRequirements, SettleResponse, VerifyResponse } from '@x402/core/types'
+import type { Network, PaymentPayload, PaymentRequirements, SettleResponse, SupportedResponse, VerifyResponse } from '@x402/core/types'
 import { ExactEvmScheme } from '@x402/evm/exact/facilitator'
 import { ExactEvmSchemeV1 } from '@x402/evm/exact/v1/facilitator'
 import { UptoEvmScheme } from '@x402/evm/upto/facilitator'
@@ -44,7 +44,11 @@ function isTransportFailure(err: unknown): boolean {
   return false
 }
 
-export type LocalFacilitator = Facilitator & { settlerAddress: string }
+export type LocalFacilitator = Facilitator & {
+  settlerAddress: string
+  /** What it would answer on GET /supported if served over HTTP (the SDK facilitator's kinds and signers). */
+  supported(): SupportedResponse
+}
 
 /** How long a repeat payer's known balance stands in for the simulation. */
 const KNOWN_BALANCE_TTL_MS = 10_000
@@ -276,6 +280,8 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
   return {
     id: 'local',
     settlerAddress: signer.address,
+    uptoSettler: (network) => (network === caip2 ? signer.address : undefined),
+    supported: () => core.getSupported() as SupportedResponse,
     verify: (payload, requirements, options) => guard(async () =>
       (await (requirements.scheme === 'upto' ? fastVerifyUpto(payload, requirements) : fastVerify(payload, requirements, options))) ?? core.verify(payload, requirements)),
     settle: (payload, requirements, hooks) => guard(() => (isPlainUpto(payload, requirements) ? settleUpto(payload, requirements, hooks)

@@ -31,6 +31,9 @@ export function resolveSecret(ref: SecretRef, env: NodeJS.ProcessEnv, what: stri
   return `${ref.prefix ?? ''}${value}`
 }
 
+/** A /supported kind's network ("eip155:84532", or a wildcard like "eip155:*") covers `caip2`. */
+const networkMatches = (kind: string, caip2: string) => kind === caip2 || (kind.endsWith(':*') && caip2.startsWith(kind.slice(0, -1)))
+
 type Failure = Error & { statusCode?: number; invalidReason?: string; invalidMessage?: string; errorReason?: string; errorMessage?: string; payer?: string; transaction?: string; network?: string }
 
 export function createRemoteFacilitator(opts: RemoteFacilitatorOptions): Facilitator {
@@ -78,8 +81,13 @@ export function createRemoteFacilitator(opts: RemoteFacilitatorOptions): Facilit
     observe(caip2: string): FacilitatorObservation {
       const base: FacilitatorObservation = { configured: true, url: id, ...(reachable === undefined ? {} : { reachable }) }
       if (!supported) return { ...base, ...(detail ? { detail } : {}) }
-      const ok = supported.kinds.some((k) => k.scheme === 'exact' && (k.network === caip2 || (k.network.endsWith(':*') && caip2.startsWith(k.network.slice(0, -1)))))
+      const ok = supported.kinds.some((k) => k.scheme === 'exact' && networkMatches(k.network, caip2))
       return { ...base, supportsNetwork: ok, ...(ok ? {} : { detail: `${id} does not list exact payments on ${caip2}` }), ...(reachable === false && detail ? { detail } : {}) }
+    },
+    uptoSettler(caip2: string) {
+      const kind = supported?.kinds.find((k) => k.scheme === 'upto' && k.x402Version === 2 && networkMatches(k.network, caip2))
+      const address = kind?.extra?.['facilitatorAddress']
+      return typeof address === 'string' && /^0x[0-9a-fA-F]{40}$/.test(address) ? address : undefined
     },
     async refresh() {
       try {

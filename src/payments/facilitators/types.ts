@@ -46,8 +46,12 @@ export interface Facilitator {
   /** Refresh /supported (remote) or check the RPC (local); never throws. */
   refresh(): Promise<void>
   readonly chain?: ChainAccess
-  /** The address that sends settlements (the `upto` witness facilitator); absent: upto is not offered. */
-  readonly settlerAddress?: string
+  /**
+   * The address that settles `upto` payments on this network (the Permit2 witness's facilitator): the local
+   * facilitator's key, or what a remote one lists in /supported (upto kind, extra.facilitatorAddress). Undefined:
+   * upto is not offered there, only exact.
+   */
+  uptoSettler(caip2: string): string | undefined
   close(): Promise<void>
 }
 
