@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { secp256k1 } from '@noble/curves/secp256k1'
-import { authorizationTypes, eip3009ABI } from '@x402/evm'
+import { authorizationTypes, eip3009ABI, PERMIT2_ADDRESS, uptoPermit2WitnessTypes } from '@x402/evm'
 import { encodeFunctionData, hashTypedData, keccak256, parseSignature, toHex, type Hex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { js, keccak256Bytes, nativeCrypto, recoverPublicKey, signLegacyTransaction } from './nativeCrypto.ts'
-import { authorizationDigest, signedBy, transferWithAuthorizationData } from './signatures.ts'
+import { authorizationDigest, signedBy, transferWithAuthorizationData, uptoPermitDigest } from './signatures.ts'
 
 const buyer = privateKeyToAccount('0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d')
 const other = privateKeyToAccount('0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a')
@@ -82,4 +82,16 @@ test('lenient checks take what plain ecrecover takes: high s, v 0/1; never anoth
   assert.equal(signedBy(digest(5), v01, buyer.address), false)
   assert.equal(signedBy(digest(5), flipV(sig), buyer.address, true), false)
   assert.equal(signedBy(digest(6), sig, buyer.address, true), false)
+})
+
+test('the upto Permit2 witness digest equals viem\'s EIP-712 hash with the SDK\'s types', () => {
+  const message = {
+    permitted: { token: '0x036CbD53842c5426634e7929541eC2318f3dCF7e' as Hex, amount: 123_456n }, spender: '0x4020A4f3b7b90ccA423B9fabCc0CE57C6C240002' as Hex,
+    nonce: 2n ** 200n + 7n, deadline: 1_999_999_999n, witness: { to: other.address, facilitator: buyer.address, validAfter: 1_700_000_000n },
+  }
+  for (const chainId of [84532, 8453, 31337]) {
+    const domain = { name: 'Permit2', chainId, verifyingContract: PERMIT2_ADDRESS as Hex }
+    const expected = hashTypedData({ domain, types: uptoPermit2WitnessTypes, primaryType: 'PermitWitnessTransferFrom', message })
+    assert.equal(`0x${uptoPermitDigest(chainId, PERMIT2_ADDRESS as Hex, message).toString('hex')}`, expected)
+  }
 })

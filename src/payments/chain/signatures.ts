@@ -56,6 +56,37 @@ export function authorizationDigestBytes(d: TokenDomain, a: Authorization): Buff
   return Buffer.from(keccak256Bytes(Buffer.concat([Buffer.from([0x19, 0x01]), separator, struct])))
 }
 
+const PERMIT2_DOMAIN_TYPEHASH = keccak256Bytes(utf8('EIP712Domain(string name,uint256 chainId,address verifyingContract)'))
+const TOKEN_PERMISSIONS = 'TokenPermissions(address token,uint256 amount)'
+const WITNESS = 'Witness(address to,address facilitator,uint256 validAfter)'
+const TOKEN_PERMISSIONS_TYPEHASH = keccak256Bytes(utf8(TOKEN_PERMISSIONS))
+const WITNESS_TYPEHASH = keccak256Bytes(utf8(WITNESS))
+// EIP-712: the primary type, then the types it references in alphabetical order
+const PERMIT_WITNESS_TYPEHASH = keccak256Bytes(utf8(`PermitWitnessTransferFrom(TokenPermissions permitted,address spender,uint256 nonce,uint256 deadline,Witness witness)${TOKEN_PERMISSIONS}${WITNESS}`))
+
+export type UptoPermit = {
+  permitted: { token: Hex; amount: bigint }; spender: Hex; nonce: bigint; deadline: bigint
+  witness: { to: Hex; facilitator: Hex; validAfter: bigint }
+}
+
+/**
+ * The EIP-712 digest a payer signs for an x402 `upto` payment: Permit2's PermitWitnessTransferFrom with the upto
+ * witness (what viem's hashTypedData gives with @x402/evm's uptoPermit2WitnessTypes), natively hashed.
+ */
+export function uptoPermitDigest(chainId: number, permit2: Hex, m: UptoPermit): Buffer {
+  const key = `Permit2\0${chainId}\0${permit2.toLowerCase()}`
+  let separator = domainSeparators.get(key)
+  if (!separator) {
+    separator = Buffer.from(keccak256Bytes(words([PERMIT2_DOMAIN_TYPEHASH, keccak256Bytes(utf8('Permit2')), BigInt(chainId), permit2])))
+    domainSeparators.set(key, separator)
+  }
+  const struct = keccak256Bytes(words([
+    PERMIT_WITNESS_TYPEHASH, keccak256Bytes(words([TOKEN_PERMISSIONS_TYPEHASH, m.permitted.token, m.permitted.amount])), m.spender, m.nonce, m.deadline,
+    keccak256Bytes(words([WITNESS_TYPEHASH, m.witness.to, m.witness.facilitator, m.witness.validAfter])),
+  ]))
+  return Buffer.from(keccak256Bytes(Buffer.concat([Buffer.from([0x19, 0x01]), separator, struct])))
+}
+
 export const authorizationDigest = (d: TokenDomain, a: Authorization): Hex => `0x${authorizationDigestBytes(d, a).toString('hex')}`
 
 /** The address of an uncompressed public key (65 bytes), lower case. */

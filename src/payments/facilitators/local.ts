@@ -9,13 +9,13 @@ import { ExactEvmScheme } from '@x402/evm/exact/facilitator'
 import { ExactEvmSchemeV1 } from '@x402/evm/exact/v1/facilitator'
 import { UptoEvmScheme } from '@x402/evm/upto/facilitator'
 import { v1NetworkName } from '../../gateway/challenge.ts'
-import { PERMIT2_ADDRESS, uptoPermit2WitnessTypes, x402UptoPermit2ProxyABI, x402UptoPermit2ProxyAddress } from '@x402/evm'
-import { encodeFunctionData, getAddress, hashTypedData, type Hex } from 'viem'
+import { PERMIT2_ADDRESS, x402UptoPermit2ProxyABI, x402UptoPermit2ProxyAddress } from '@x402/evm'
+import { encodeFunctionData, getAddress, type Hex } from 'viem'
 import type { FacilitatorObservation } from '../../reconciler/types.ts'
 import { authorizationSettled, createAuthorizationBatcher, transferred } from '../chain/authorizationBatcher.ts'
 import { createRpcClient, RpcError, RpcUnavailableError } from '../chain/rpc.ts'
 import { createSettlementSigner } from '../chain/settlementSigner.ts'
-import { authorizationDigestBytes, signedBy, transferWithAuthorizationData, type Authorization } from '../chain/signatures.ts'
+import { authorizationDigestBytes, signedBy, transferWithAuthorizationData, uptoPermitDigest, type Authorization } from '../chain/signatures.ts'
 import { refineReason } from '../reasons.ts'
 import { parsePermit2Authorization } from '../upto.ts'
 import { FacilitatorUnavailableError, type Facilitator, type SettleHooks, type Verdict, type VerifyOptions } from './types.ts'
@@ -261,7 +261,7 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
         permitted: { token: a.permitted.token as Hex, amount: BigInt(a.permitted.amount) }, spender: a.spender as Hex, nonce: BigInt(a.nonce),
         deadline: BigInt(a.deadline), witness: { to: a.witness.to as Hex, facilitator: a.witness.facilitator as Hex, validAfter: BigInt(a.witness.validAfter) },
       }
-      const digest = hashTypedData({ types: uptoPermit2WitnessTypes, primaryType: 'PermitWitnessTransferFrom', domain: { name: 'Permit2', chainId: opts.chainId, verifyingContract: PERMIT2_ADDRESS }, message })
+      const digest = uptoPermitDigest(opts.chainId, PERMIT2_ADDRESS, message)
       if (!signedBy(digest, signature as Hex, a.from, true)) return undefined
       const [assetCode, payerCode] = await Promise.all([signer.getCode({ address: requirements.asset as Hex }), signer.getCode({ address: a.from as Hex })])
       if (!assetCode || assetCode === '0x' || (payerCode && payerCode !== '0x')) return undefined
