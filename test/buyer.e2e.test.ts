@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { decodePaymentRequiredHeader } from '@x402/core/http'
 import OpenAI from 'openai'
 import { privateKeyToAccount } from 'viem/accounts'
 import { createPublicClient, http as rpc, parseEther } from 'viem'
@@ -89,6 +90,16 @@ async function earned(offer: string): Promise<bigint> {
   return rows.filter((r) => r.status === 'settled').reduce((s, r) => s + BigInt(r.amountAtomic), 0n)
 }
 
+/** What the seller's 402 asks for this body on an inference offer's chat endpoint (unpaid), atomic units. */
+async function sellerAsk(offer: string, body: string): Promise<bigint> {
+  const res = await fetch(`${ctx.seller.url}/services/${offer}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+  assert.equal(res.status, 402, await res.clone().text())
+  await res.arrayBuffer()
+  const amounts = new Set(decodePaymentRequiredHeader(res.headers.get('payment-required')!).accepts.map((a) => a.amount))
+  assert.equal(amounts.size, 1, 'upto and the exact fallback ask the same maximum')
+  return BigInt([...amounts][0]!)
+}
+
 const balance = (who: string) => usdcBalance(ctx.chain, who)
 const chat = (model: string, content = 'hi') => fetch(`${ctx.buyer.url}/buy/v1/chat/completions`, {
   method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model, messages: [{ role: 'user', content }] }),
@@ -169,7 +180,7 @@ test('a per-token offer is paid upto (Permit2): the budget, both ledgers and the
   const buyerRows = () => readPayments(homePaths(ctx.buyer.home), 'purchase/metered')
   const sellerRows = () => readPayments(homePaths(ctx.seller.home), 'default/metered')
   // The seller meters the upstream's usage (3 prompt + 4 completion tokens) and authorises at most the prompt's
-  // upper bound + max_tokens: 20 tokens of completion keep the maximum below the price recorded by `buy add`.
+  // upper bound + max_tokens.
   const usageCost = 7n * BigInt(PER_MTOK)
   const ask = (content: string, stream: boolean) => fetch(`${ctx.buyer.url}/buy/v1/chat/completions`, {
     method: 'POST', headers: { 'content-type': 'application/json' },
@@ -241,11 +252,11 @@ test('a per-token offer is paid upto (Permit2): the budget, both ledgers and the
 
   // The daemon's budget book (what admits the next request) also frees what was not charged, after a stream's
   // receipt too: a budget of one maximum + two charges - 1 admits a stream and one more request, then refuses.
-  const price = BigInt((await buyStatus('metered') as Status & { price: { atomic: string } }).price.atomic)
+  const pingBody = (model: string, stream: boolean) => JSON.stringify({ model, messages: [{ role: 'user', content: 'ping' }], ...(stream ? { stream: true } : {}) })
+  const price = await sellerAsk('metered', pingBody('tiny', true))
   ok(await buyAdd([ctx.seller.url, '--offer', 'metered', '--budget', formatAtomic(price + 2n * usageCost - 1n, 6), '--name', 'tight']), 'buy add tight')
   const ping = (stream: boolean) => fetch(`${ctx.buyer.url}/buy/v1/chat/completions`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'tight/tiny', messages: [{ role: 'user', content: 'ping' }], ...(stream ? { stream: true } : {}) }),
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: pingBody('tight/tiny', stream),
   })
   const tightBuyer0 = await balance(ctx.buyer.address)
   const streamed = await ping(true)
@@ -261,6 +272,55 @@ test('a per-token offer is paid upto (Permit2): the budget, both ledgers and the
   const tight = await buyStatus('tight')
   assert.equal(tight.spent.atomic, String(2n * usageCost))
   assert.equal(tightBuyer0 - await balance(ctx.buyer.address), 2n * usageCost)
+})
+
+test('a per-token purchase records the price per million tokens: a much longer prompt at the seller\'s max_tokens limit is paid its usage; a raised per-token price is refused and nothing is paid', async () => {
+  ok(await vend(ctx.seller.home, ['sell', 'inference', 'tokens', '--model', 'tiny', '--upstream', ctx.upstream.url, '--per-mtok', String(PER_MTOK), '--max-tokens', '200', '--pay-to', SELLER_PAY_TO, '--chain', 'local']), 'sell inference tokens')
+  const added = JSON.parse(ok(await buyAdd([ctx.seller.url, '--offer', 'tokens', '--budget', '2', '--name', 'tokens', '--json']), 'buy add tokens').stdout) as { spec: { payment: { price: string; unit?: string; maxTokens?: number }; budget: { maxPerRequest: string } } }
+  assert.equal(added.spec.payment.unit, 'perMTok')
+  assert.equal(added.spec.payment.price, String(PER_MTOK), 'the seller\'s price per million tokens, not a probe\'s amount')
+  assert.ok(added.spec.payment.maxTokens! >= 200 && added.spec.payment.maxTokens! < 300, `the seller's limit from the probe: ${added.spec.payment.maxTokens}`)
+  assert.equal(added.spec.budget.maxPerRequest, '2', 'per-token requests are capped by the budget by default')
+  assert.match(ok(await vend(ctx.buyer.home, ['buy', 'status', 'tokens']), 'buy status').stdout, /Price: +100 USDC per million tokens on eip155:31337/)
+  assert.match(ok(await vend(ctx.buyer.home, ['buy', 'list']), 'buy list').stdout, /tokens +default\/tokens +100 USDC\/MTok/)
+
+  // Upto needs the stack wallet's one Permit2 approval (done by the test above; funded here when run alone).
+  await fundEth(ctx.chain, ctx.buyer.address, parseEther('0.1'))
+  const long = 'Summarise this, please. '.repeat(200) // ~4.8 kB: about 20 times the probe's prompt + limit in tokens
+  const body = (model: string) => JSON.stringify({ model, messages: [{ role: 'system', content: 'be terse' }, { role: 'user', content: long }], max_tokens: 200 })
+  const probeAsk = await sellerAsk('tokens', JSON.stringify({ model: 'tiny', messages: [{ role: 'user', content: 'ping' }] }))
+  const longAsk = await sellerAsk('tokens', body('tiny'))
+  assert.ok(longAsk > 10n * probeAsk, `the long request's maximum ${longAsk} is far above the probe's ${probeAsk}`)
+  const usageCost = 7n * BigInt(PER_MTOK)
+  const [buyer0, payTo0] = [await balance(ctx.buyer.address), await balance(SELLER_PAY_TO)]
+  const res = await fetch(`${ctx.buyer.url}/buy/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body('tokens/tiny') })
+  assert.equal(res.status, 200, await res.clone().text())
+  await res.arrayBuffer()
+  const [row] = await eventually('the long request settled', async () => {
+    const rows = await readPayments(homePaths(ctx.buyer.home), 'purchase/tokens')
+    return rows.length === 1 && rows[0]!.status === 'settled' ? rows : undefined
+  })
+  assert.equal(JSON.parse(row!.requirements).scheme, 'upto')
+  assert.equal(row!.amount, longAsk, 'the buyer authorised the seller\'s maximum for this request')
+  assert.equal(row!.chargedAmount, usageCost, 'and was charged the usage')
+  assert.equal(buyer0 - await balance(ctx.buyer.address), usageCost, 'the chain moved the usage, not the maximum')
+  assert.equal(await balance(SELLER_PAY_TO) - payTo0, usageCost)
+
+  // The seller doubles its per-token price: the same request now asks twice the maximum its body allows at 100/MTok.
+  ok(await vend(ctx.seller.home, ['sell', 'update', 'tokens', '--per-mtok', String(2 * PER_MTOK)]), 'sell update --per-mtok')
+  await eventually('the seller asks the new price', async () => ((await sellerAsk('tokens', body('tiny'))) > longAsk ? true : undefined))
+  const [buyer1, hits1] = [await balance(ctx.buyer.address), ctx.upstream.chats()]
+  const refused = await fetch(`${ctx.buyer.url}/buy/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body('tokens/tiny') })
+  const err = (await refused.json() as { error: { code: string; message: string } }).error
+  assert.equal(refused.status, 402)
+  assert.equal(err.code, 'price_increased')
+  assert.match(err.message, /asks [\d.]+ USDC for this request, more than the [\d.]+ USDC allowed for it by the 100 USDC per million tokens recorded for purchase tokens \(at most \d+ prompt tokens \+ 200 max_tokens\), so nothing was paid/)
+  const [asked, allowed] = [...err.message.matchAll(/([\d.]+) USDC/g)].map((m) => m[1])
+  assert.equal(asked, formatAtomic(2n * longAsk, 6), 'the message shows what the seller asked')
+  assert.ok(Number(allowed) < Number(asked) && Number(allowed) >= Number(formatAtomic(longAsk, 6)), `and the bound: ${allowed}`)
+  assert.equal(ctx.upstream.chats(), hits1, 'the seller\'s upstream was not called')
+  assert.equal(await balance(ctx.buyer.address), buyer1, 'nothing was paid')
+  assert.equal((await readPayments(homePaths(ctx.buyer.home), 'purchase/tokens')).length, 1, 'nothing was signed')
 })
 
 test('50 concurrent requests against a budget that allows 20: exactly 20 paid, 30 refused locally', async () => {

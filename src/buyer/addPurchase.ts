@@ -8,7 +8,8 @@ import { API_VERSION } from '../offer/schema.ts'
 import { formatAtomic, toAtomic } from '../offer/price.ts'
 import type { ChainInfo } from '../offer/networks.ts'
 import { assertName, type HomePaths } from '../state/home.ts'
-import { fetchCatalog, pickService, probeLivePrice, resolveSeller } from './discovery.ts'
+import { DiscoveryError, fetchCatalog, pickService, probeLivePrice, resolveSeller, type CatalogService } from './discovery.ts'
+import { maxTokensFromProbe } from './perTokenBound.ts'
 import { PURCHASE_KIND, type Purchase } from './purchaseSchema.ts'
 import { purchaseFile, writePurchase } from './purchaseStore.ts'
 
@@ -19,7 +20,7 @@ export type AddPurchaseInput = {
   /** Total budget, decimal token units. */
   budget: string
   perDay?: string | undefined
-  /** Most one request may cost (default: the live price). */
+  /** Most one request may cost (default: the live price; per-token offers: the total budget, or the daily one when smaller). */
   maxPrice?: string | undefined
   name?: string | undefined
 }
@@ -41,16 +42,26 @@ export async function addPurchase(paths: HomePaths, input: AddPurchaseInput, opt
   const quote = await probeLivePrice(service, opts.fetch)
   const d = service.asset.decimals
   const sym = service.asset.symbol
-  const price = formatAtomic(quote.amount, d)
+  const perToken = service.priceUnit === 'perMTok'
+  // perRequest: the live price. perMTok: the catalog's price per million tokens (a 402 asks a maximum computed
+  // from each request, checked against this price when paying, see perTokenBound.ts).
+  const perMTok = perToken ? catalogAtomic(service) : undefined
+  const price = formatAtomic(perMTok ?? quote.amount, d)
 
   const total = toAtomic(input.budget, d, '--budget')
   const perDay = input.perDay === undefined ? undefined : toAtomic(input.perDay, d, '--per-day')
-  const max = input.maxPrice === undefined ? quote.amount : toAtomic(input.maxPrice, d, '--max-price')
-  if (quote.amount > max) {
-    throw new InvalidInputError(`The seller asks ${price} ${sym} per request, more than --max-price ${input.maxPrice}.`, { hint: 'Raise --max-price if you mean to pay that much.' })
+  // A per-token request costs what its prompt and max_tokens make it cost: by default only the budgets cap it.
+  const defaultMax = perToken ? (perDay !== undefined && perDay < total ? perDay : total) : quote.amount
+  const max = input.maxPrice === undefined ? defaultMax : toAtomic(input.maxPrice, d, '--max-price')
+  if (!perToken) {
+    if (quote.amount > max) {
+      throw new InvalidInputError(`The seller asks ${price} ${sym} per request, more than --max-price ${input.maxPrice}.`, { hint: 'Raise --max-price if you mean to pay that much.' })
+    }
+    if (total < quote.amount) throw new InvalidInputError(`--budget ${input.budget} is less than one request (${price} ${sym}).`, { hint: `Give a --budget of at least ${price}.` })
+    if (perDay !== undefined && perDay < quote.amount) throw new InvalidInputError(`--per-day ${input.perDay} is less than one request (${price} ${sym}).`, { hint: `Give a --per-day of at least ${price}.` })
   }
-  if (total < quote.amount) throw new InvalidInputError(`--budget ${input.budget} is less than one request (${price} ${sym}).`, { hint: `Give a --budget of at least ${price}.` })
-  if (perDay !== undefined && perDay < quote.amount) throw new InvalidInputError(`--per-day ${input.perDay} is less than one request (${price} ${sym}).`, { hint: `Give a --per-day of at least ${price}.` })
+  // The probe set no max_tokens: its maximum bounds the seller's completion limit (not for an embeddings probe).
+  const maxTokens = perMTok !== undefined && !/\/embeddings\/?$/.test(quote.route.path) ? maxTokensFromProbe(quote.amount, perMTok) : undefined
 
   const model = input.model ?? service.model
   const purchase: Purchase = {
@@ -67,10 +78,20 @@ export async function addPurchase(paths: HomePaths, input: AddPurchaseInput, opt
         ...(perDay === undefined ? {} : { perDay: formatAtomic(perDay, d) }),
         maxPerRequest: formatAtomic(max, d),
       },
-      payment: { network: service.caip2Network, asset: service.asset.address, decimals: d, symbol: sym, payTo: quote.requirements.payTo, price },
+      payment: {
+        network: service.caip2Network, asset: service.asset.address, decimals: d, symbol: sym, payTo: quote.requirements.payTo, price,
+        ...(perToken ? { unit: 'perMTok' as const } : {}), ...(maxTokens === undefined ? {} : { maxTokens }),
+      },
     },
   }
   const replaced = existsSync(purchaseFile(paths, name))
   const file = writePurchase(paths, purchase)
   return { purchase, file, replaced, agent: ref.agent }
+}
+
+/** The catalog's price of a per-token offer, atomic units per million tokens. */
+function catalogAtomic(s: CatalogService): bigint {
+  const raw = String(s.priceAtomicUnits)
+  if (!/^\d{1,78}$/.test(raw)) throw new DiscoveryError(`The catalog gives ${s.namespace}/${s.name} no readable per-token price (priceAtomicUnits "${raw}").`, { hint: 'Ask the seller; a Vend seller\'s /api/services.json has it.' })
+  return BigInt(raw)
 }

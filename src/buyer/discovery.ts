@@ -98,11 +98,12 @@ export function pickService(services: CatalogService[], ref: SellerRef, offer?: 
   throw new InvalidInputError(`The seller offers several services (${found.map(key).join(', ')}).`, { hint: 'Pick one with --offer <name>.' })
 }
 
-export type LiveQuote = { requirements: PaymentRequirements; amount: bigint; x402Version: number }
+export type LiveQuote = { requirements: PaymentRequirements; amount: bigint; x402Version: number; route: CatalogService['routes'][number] }
 
 /**
  * Ask the offer's paid route for its 402 and return the option on the catalog's network and asset. Refused when
- * the live amount differs from the catalog's (per-request prices).
+ * the live amount differs from the catalog's (per-request prices). A per-token offer's probe sets no max_tokens,
+ * so its amount is the maximum of a one-word prompt at the seller's completion limit.
  */
 export async function probeLivePrice(s: CatalogService, f: typeof fetch = fetch): Promise<LiveQuote> {
   const route = s.routes.find((r) => r.gate === 'paid' && !r.path.endsWith('/*')) ?? s.routes.find((r) => r.gate === 'paid')
@@ -134,10 +135,13 @@ export async function probeLivePrice(s: CatalogService, f: typeof fetch = fetch)
   } catch {
     throw new DiscoveryError(`The 402 from ${redactUrl(route.url)} carries no readable payment requirements.`, { hint: 'The seller does not speak x402 v1 or v2.' })
   }
-  const option = accepts.find((a) => a.scheme === 'exact' && a.asset.toLowerCase() === s.asset.address.toLowerCase()
-    && (a.network === s.caip2Network || `eip155:${(a as { chainId?: number }).chainId}` === s.caip2Network || a.network === s.caip2Network.split(':')[1]))
-    ?? accepts.find((a) => a.scheme === 'exact' && a.asset.toLowerCase() === s.asset.address.toLowerCase())
-  if (!option) throw new DiscoveryError(`The live 402 of ${s.namespace}/${s.name} offers no exact payment in ${s.asset.symbol} (${s.asset.address}).`, { hint: 'The catalog and the live offer disagree; ask the seller.' })
+  // A per-token seller may offer only upto (both ask the same maximum); exact is preferred, as when paying.
+  const schemes = s.priceUnit === 'perMTok' ? ['exact', 'upto'] : ['exact']
+  const sameNetwork = (a: PaymentRequirements) => a.network === s.caip2Network || `eip155:${(a as { chainId?: number }).chainId}` === s.caip2Network || a.network === s.caip2Network.split(':')[1]
+  const fits = (a: PaymentRequirements, scheme: string) => a.scheme === scheme && a.asset.toLowerCase() === s.asset.address.toLowerCase()
+  let option: PaymentRequirements | undefined
+  for (const scheme of schemes) option ??= accepts.find((a) => fits(a, scheme) && sameNetwork(a)) ?? accepts.find((a) => fits(a, scheme))
+  if (!option) throw new DiscoveryError(`The live 402 of ${s.namespace}/${s.name} offers no ${schemes.join(' or ')} payment in ${s.asset.symbol} (${s.asset.address}).`, { hint: 'The catalog and the live offer disagree; ask the seller.' })
   const amount = BigInt(option.amount ?? (option as { maxAmountRequired?: string }).maxAmountRequired ?? '0')
   const catalog = BigInt(route.priceAtomicUnits ?? s.priceAtomicUnits)
   if (s.priceUnit === 'perRequest' && amount !== catalog) {
@@ -146,5 +150,5 @@ export async function probeLivePrice(s: CatalogService, f: typeof fetch = fetch)
       hint: 'The seller is changing its price; try again in a moment, or ask the seller.',
     })
   }
-  return { requirements: option, amount, x402Version }
+  return { requirements: option, amount, x402Version, route }
 }

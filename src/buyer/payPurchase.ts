@@ -2,7 +2,8 @@
  * One request through a purchase, paid with the stack wallet by the official @x402/fetch client (x402 v2 and v1
  * sellers, `exact` on EVM, and `upto` (Permit2) on v2 when the seller offers it and the chain's RPC URL is known).
  * The client's hooks enforce the purchase before anything is signed:
- *   policy                  only the purchase's network, asset and payTo, at most the recorded price and maxPerRequest;
+ *   policy                  only the purchase's network, asset and payTo, at most the recorded price (per-token:
+ *                           what that price allows for this request's prompt and max_tokens) and maxPerRequest;
  *                           upto only for a token whose Permit2 allowance is ready (else the exact fallback)
  *   onBeforePaymentCreation reserve the amount (the maximum) against the budgets (atomic; refusal = nothing signed)
  *   onAfterPaymentCreation  check the signed authorisation against the reservation and the purchase, and record it
@@ -26,7 +27,8 @@ import { permit2Key, preparePermit2 } from '../payments/buyer.ts'
 import type { Ledger } from '../payments/ledger/types.ts'
 import { parsePermit2Authorization, UPTO_PROXY_ADDRESS } from '../payments/upto.ts'
 import type { BudgetBook, BudgetLimits, BudgetRefusal, Reservation } from './budget.ts'
-import type { Purchase } from './purchaseSchema.ts'
+import { perTokenBound, type PerTokenBound } from './perTokenBound.ts'
+import { priceUnit, type Purchase } from './purchaseSchema.ts'
 
 export type PurchaseCall = {
   url: string
@@ -77,8 +79,20 @@ export function purchaseLimits(p: Purchase): BudgetLimits & { price: bigint } {
 const fmt = (p: Purchase, amount: bigint) => `${formatAtomic(amount, p.spec.payment.decimals)} ${p.spec.payment.symbol}`
 const fileOf = (p: Purchase) => `purchases/${p.metadata.name}.yaml`
 
+/** Refusals reported over another option's (e.g. an upto option the wallet cannot pay yet). */
+const OVERRIDING: ReadonlySet<string> = new Set(['price_increased', 'max_tokens_required'])
+
+/** The most one request may be asked at the recorded price (with the token counts for a per-token purchase). */
+export type RequestBound = { unit: 'perRequest'; amount: bigint } | ({ unit: 'perMTok' } & PerTokenBound)
+
+/** The most this request may be asked at the recorded price: perRequest the price; perMTok perTokenBound.ts. */
+export function requestBound(p: Purchase, call: Pick<PurchaseCall, 'url' | 'body'>, price: bigint): RequestBound {
+  if (priceUnit(p) === 'perRequest') return { unit: 'perRequest', amount: price }
+  return { unit: 'perMTok', ...perTokenBound({ body: call.body, path: new URL(call.url).pathname, perMTok: price, defaultMaxTokens: p.spec.payment.maxTokens }) }
+}
+
 /** Why a seller's payment option does not fit the purchase (undefined: it fits). */
-function mismatch(p: Purchase, r: AnyRequirements, limits: ReturnType<typeof purchaseLimits>, permit2Ready: ReadonlySet<string>): LocalRefusal | undefined {
+function mismatch(p: Purchase, r: AnyRequirements, limits: ReturnType<typeof purchaseLimits>, bound: RequestBound, permit2Ready: ReadonlySet<string>): LocalRefusal | undefined {
   const pay = p.spec.payment
   const no = (code: string, message: string, hint: string): LocalRefusal => ({ status: 402, code, message, hint, paid: false })
   if (r.scheme === 'upto' && !permit2Ready.has(permit2Key(r))) {
@@ -92,7 +106,13 @@ function mismatch(p: Purchase, r: AnyRequirements, limits: ReturnType<typeof pur
     return no('pay_to_changed', `The seller now asks to be paid at ${r.payTo}, not ${pay.payTo} as recorded when purchase ${p.metadata.name} was added, so nothing was paid.`, `If the new recipient is right, run \`vend buy add ${p.spec.seller} --name ${p.metadata.name}\` again.`)
   }
   const amount = amountOf(r)
-  if (amount > limits.price) {
+  if (bound.unit === 'perMTok' && !bound.ok) {
+    return no('max_tokens_required', `Purchase ${p.metadata.name} pays per token and this request sets no max_tokens, nor does ${fileOf(p)} record the seller's limit, so nothing bounds its price and nothing was paid.`, `Set max_tokens in the request, or run \`vend buy add ${p.spec.seller} --name ${p.metadata.name}\` again to record the seller's limit.`)
+  }
+  if (bound.unit === 'perMTok' && amount > bound.amount) {
+    return no('price_increased', `The seller asks ${fmt(p, amount)} for this request, more than the ${fmt(p, bound.amount)} allowed for it by the ${fmt(p, limits.price)} per million tokens recorded for purchase ${p.metadata.name} (at most ${bound.promptTokens} prompt tokens + ${bound.maxTokens} max_tokens), so nothing was paid.`, `If the seller raised its price and you accept it, run \`vend buy add ${p.spec.seller} --name ${p.metadata.name}\` again, or edit spec.payment.price in ${fileOf(p)}.`)
+  }
+  if (bound.unit === 'perRequest' && amount > bound.amount) {
     return no('price_increased', `The seller now asks ${fmt(p, amount)} per request, more than the ${fmt(p, limits.price)} recorded when purchase ${p.metadata.name} was added, so nothing was paid.`, `If you accept the new price, run \`vend buy add ${p.spec.seller} --name ${p.metadata.name} --max-price ${formatAtomic(amount, pay.decimals)}\` again, or edit spec.payment.price in ${fileOf(p)}.`)
   }
   if (amount > limits.maxPerRequest) {
@@ -173,6 +193,7 @@ export async function callPurchase(p: Purchase, call: PurchaseCall, deps: BuyerD
   const key = ledgerOffer(p.metadata.name)
   const limits = purchaseLimits(p)
   const pay = p.spec.payment
+  const bound = requestBound(p, call, limits.price)
   await book.ensureLoaded(key)
 
   let refusal: LocalRefusal | undefined
@@ -207,8 +228,8 @@ export async function callPurchase(p: Purchase, call: PurchaseCall, deps: BuyerD
     .setSpendControls(false)
     .registerPolicy((_v, reqs) => {
       const fit = reqs.filter((r) => {
-        const why = mismatch(p, r as AnyRequirements, limits, permit2Ready)
-        if (why && (!refusal || why.code === 'price_increased')) refusal = why
+        const why = mismatch(p, r as AnyRequirements, limits, bound, permit2Ready)
+        if (why && (!refusal || OVERRIDING.has(why.code))) refusal = why
         return !why
       })
       if (fit.length) refusal = undefined

@@ -21,6 +21,10 @@ export const Budget = z.object({
   maxPerRequest: decimal,
 }).strict()
 
+/** perRequest: a fixed price per request; perMTok: a price per million (prompt + completion) tokens. */
+export const PriceUnit = z.enum(['perRequest', 'perMTok'])
+export type PriceUnit = z.output<typeof PriceUnit>
+
 export const PurchasePayment = z.object({
   /** CAIP-2 network payments may use, e.g. eip155:84532. */
   network: z.string().regex(/^eip155:\d+$/, 'must be a CAIP-2 EVM network like eip155:84532'),
@@ -30,9 +34,17 @@ export const PurchasePayment = z.object({
   symbol: z.string().min(1).max(16).default('USDC'),
   /** The seller's recipient seen at add time: a payment to anyone else is refused. */
   payTo: address,
-  /** Price per request seen at add time: a seller asking more is refused. */
+  /**
+   * The seller's price seen at add time, per `unit`. perRequest: a seller asking more is refused. perMTok (per
+   * million tokens): a seller asking more for a request than this price allows for its prompt and max_tokens is
+   * refused (perTokenBound.ts).
+   */
   price: decimal,
-}).strict()
+  /** What `price` is for; absent means perRequest (files written before per-token purchases). */
+  unit: PriceUnit.optional(),
+  /** perMTok: the seller's completion limit seen at add time, the max_tokens of requests that set none. */
+  maxTokens: z.number().int().positive().optional(),
+}).strict().refine((p) => p.maxTokens === undefined || p.unit === 'perMTok', { message: 'maxTokens applies only to unit perMTok', path: ['maxTokens'] })
 
 export const PurchaseSpec = z.object({
   /** What `vend buy add` was given: the seller's URL or <agentId>@<chain>. */
@@ -56,6 +68,11 @@ export const Purchase = z.object({
 
 export type Purchase = z.output<typeof Purchase>
 export type PurchaseSpec = z.output<typeof PurchaseSpec>
+
+/** The unit of a purchase's price (files without one are perRequest). */
+export function priceUnit(p: Purchase): PriceUnit {
+  return p.spec.payment.unit ?? 'perRequest'
+}
 
 /** The model id buyers use on /buy/v1/*: "<purchase>/<model>" ("default" when the purchase names no model). */
 export function modelId(p: Purchase): string {

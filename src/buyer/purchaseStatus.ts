@@ -5,7 +5,7 @@ import { openDatabaseReadOnly } from '../state/db.ts'
 import type { HomePaths } from '../state/home.ts'
 import { countedAmount, spendOf, utcDay } from './budget.ts'
 import { ledgerOffer, purchaseLimits } from './payPurchase.ts'
-import { modelId, type Purchase } from './purchaseSchema.ts'
+import { modelId, priceUnit, type PriceUnit, type Purchase } from './purchaseSchema.ts'
 import { readPurchaseStats } from './purchaseStats.ts'
 
 export type Amount = { decimal: string; atomic: string }
@@ -19,7 +19,12 @@ export type PurchaseStatus = {
   network: string
   asset: string
   symbol: string
+  /** The recorded price, per `priceUnit`. */
   price: Amount
+  /** perRequest, or perMTok: per million tokens (prompt + completion). */
+  priceUnit: PriceUnit
+  /** perMTok: the seller's completion limit recorded at add time (the max_tokens of requests that set none). */
+  maxTokens: number | undefined
   budget: { total: Amount; perDay: Amount | undefined; maxPerRequest: Amount }
   /** Counted against the budget: settled payments plus payments whose receipt has not arrived. */
   spent: Amount
@@ -49,6 +54,7 @@ export async function readPurchaseStatus(paths: HomePaths, p: Purchase, now = Da
   return {
     name, seller: p.spec.seller, offer: p.spec.offer, endpoint: p.spec.endpoint, modelId: modelId(p),
     network: p.spec.payment.network, asset: p.spec.payment.asset, symbol: p.spec.payment.symbol, price: amt(limits.price),
+    priceUnit: priceUnit(p), maxTokens: p.spec.payment.maxTokens,
     budget: { total: amt(limits.total), perDay: limits.perDay === undefined ? undefined : amt(limits.perDay), maxPerRequest: amt(limits.maxPerRequest) },
     spent: amt(spend.total), pending: amt(pending), remaining: amt(left(limits.total, spend.total)),
     today: { spent: amt(spend.today), remaining: limits.perDay === undefined ? undefined : amt(left(limits.perDay, spend.today)) },

@@ -5,6 +5,7 @@
 import type { Command } from 'commander'
 import { addPurchase } from '../../buyer/addPurchase.ts'
 import { readPurchaseStatus, type PurchaseStatus } from '../../buyer/purchaseStatus.ts'
+import { priceUnit, type PriceUnit } from '../../buyer/purchaseSchema.ts'
 import { listPurchases, readPurchase, removePurchase, PurchaseNotFoundError } from '../../buyer/purchaseStore.ts'
 import { readDevChain } from '../../devchain/devChain.ts'
 import { assertName } from '../../state/home.ts'
@@ -35,13 +36,15 @@ or http://127.0.0.1:8402/buy/<purchase>/<path> for HTTP offers.`)
     .option('--model <model>', 'model name sent upstream for OpenAI-compatible calls')
     .requiredOption('--budget <amount>', 'most the purchase may ever spend, in token units (e.g. 5)')
     .option('--per-day <amount>', 'most it may spend per UTC day')
-    .option('--max-price <amount>', 'most one request may cost (default: the live price); refuse if the seller asks more')
+    .option('--max-price <amount>', 'most one request may cost (default: the live price; per-token offers: the budget); refuse if the seller asks more')
     .option('--name <name>', 'purchase name (default: the offer\'s name)')
     .option('--rpc-url <url>', 'RPC endpoint used to resolve <agentId>@<chain>')
     .option('--json', 'print the purchase as JSON')
     .addHelpText('after', `
 Adding under an existing name replaces that purchase (this is how a budget is raised); what it already spent
-still counts against the new budget. Amounts are in the seller's token (USDC), e.g. --budget 5 --max-price 0.01.`)
+still counts against the new budget. Amounts are in the seller's token (USDC), e.g. --budget 5 --max-price 0.01.
+A per-token (inference) offer records the seller's price per million tokens; each request may then be asked
+at most that price for its prompt (bounded by its size) and its max_tokens.`)
     .action(async (seller: string, flags: AddFlags) => {
       const paths = ctx.paths()
       const dev = readDevChain(paths)
@@ -53,7 +56,7 @@ still counts against the new budget. Amounts are in the seller's token (USDC), e
       })
       if (flags.json) { ctx.io.out(json(r.purchase)); return }
       const p = r.purchase
-      ctx.io.err(`✓ ${r.replaced ? 'Replaced' : 'Added'} purchase ${p.metadata.name}: ${p.spec.offer} at ${p.spec.payment.price} ${p.spec.payment.symbol} per request`)
+      ctx.io.err(`✓ ${r.replaced ? 'Replaced' : 'Added'} purchase ${p.metadata.name}: ${p.spec.offer} at ${p.spec.payment.price} ${p.spec.payment.symbol} ${unitWords(priceUnit(p))}`)
       const base = baseUrl(readStackConfig(paths))
       ctx.io.out([
         `File:      ${r.file}`,
@@ -75,7 +78,7 @@ still counts against the new budget. Amounts are in the seller's token (USDC), e
       ctx.io.out(table(['NAME', 'OFFER', 'PRICE', 'SPENT', 'BUDGET', 'REQUESTS', 'SELLER'], rows.map((r) => {
         if (!('status' in r) || !r.status) return [r.name, '-', '-', '-', '-', '-', `invalid: ${r.problem}`]
         const s = r.status
-        return [s.name, s.offer, `${s.price.decimal} ${s.symbol}`, s.spent.decimal, s.budget.total.decimal, String(s.requests), s.seller]
+        return [s.name, s.offer, `${s.price.decimal} ${s.symbol}${s.priceUnit === 'perMTok' ? '/MTok' : ''}`, s.spent.decimal, s.budget.total.decimal, String(s.requests), s.seller]
       })))
     })
 
@@ -101,6 +104,8 @@ still counts against the new budget. Amounts are in the seller's token (USDC), e
     })
 }
 
+const unitWords = (unit: PriceUnit) => (unit === 'perMTok' ? 'per million tokens' : 'per request')
+
 function statusLines(s: PurchaseStatus): string[] {
   const u = (a: { decimal: string }) => `${a.decimal} ${s.symbol}`
   return [
@@ -108,7 +113,7 @@ function statusLines(s: PurchaseStatus): string[] {
     `Seller:     ${s.seller} (${s.offer})`,
     `Endpoint:   ${s.endpoint}`,
     `Model id:   ${s.modelId}`,
-    `Price:      ${u(s.price)} per request on ${s.network}`,
+    `Price:      ${u(s.price)} ${unitWords(s.priceUnit)} on ${s.network}${s.maxTokens === undefined ? '' : ` (a request without max_tokens: up to ${s.maxTokens} completion tokens)`}`,
     `Spent:      ${u(s.spent)} of ${u(s.budget.total)} (${s.payments} payments${s.pending.atomic !== '0' ? `, ${u(s.pending)} awaiting a receipt` : ''})`,
     `Remaining:  ${u(s.remaining)}`,
     `Today:      ${u(s.today.spent)}${s.budget.perDay ? ` of ${u(s.budget.perDay)} (${u(s.today.remaining!)} left)` : ''}`,
