@@ -10,7 +10,7 @@ import { ExactEvmSchemeV1 } from '@x402/evm/exact/v1/facilitator'
 import { UptoEvmScheme } from '@x402/evm/upto/facilitator'
 import { v1NetworkName } from '../../gateway/challenge.ts'
 import { PERMIT2_ADDRESS, x402UptoPermit2ProxyABI, x402UptoPermit2ProxyAddress } from '@x402/evm'
-import { encodeFunctionData, getAddress, type Hex } from 'viem'
+import { encodeFunctionData, getAddress, type Hex, type Log } from 'viem'
 import type { FacilitatorObservation } from '../../reconciler/types.ts'
 import { authorizationSettled, createAuthorizationBatcher, transferred } from '../chain/authorizationBatcher.ts'
 import { createRpcClient, RpcError, RpcUnavailableError } from '../chain/rpc.ts'
@@ -81,41 +81,81 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
     }
   }
 
+  type Outcome = { fail(errorReason: string, transaction?: string, errorMessage?: string): SettleResponse; ok(transaction: Hex): SettleResponse }
+
   /**
-   * Settle an EIP-3009 payment the gate has just verified (through the SDK) and locked in the ledger: its
-   * transferWithAuthorization goes out alone or batched with others (Multicall3), then the receipt must show its
-   * AuthorizationUsed and Transfer events. The SDK's settle would re-verify the signature first; the token
-   * contract checks it again on chain anyway.
+   * Send a settlement (its hash persisted first, by the caller's hook), wait for the receipt and check it did what
+   * it should; otherwise ask the chain why. When the call would pass now (e.g. it failed inside a batch), the
+   * failure is transient and the queue tries again.
    */
-  async function settleEip3009(payload: PaymentPayload, requirements: PaymentRequirements, hooks?: SettleHooks): Promise<SettleResponse> {
-    const { authorization: a, signature } = payload.payload as { authorization: { from: Hex; to: Hex; value: string; validAfter: string; validBefore: string; nonce: Hex }; signature: Hex }
-    const network = requirements.network
-    const fail = (errorReason: string, transaction = '', errorMessage?: string): SettleResponse => {
-      known.delete(payerKey(requirements.asset, a.from))
-      return { success: false, errorReason, transaction, network, payer: a.from, ...(errorMessage ? { errorMessage } : {}) }
-    }
-    if (BigInt(a.validBefore) <= BigInt(Math.floor(Date.now() / 1000) + 3)) return fail('invalid_exact_evm_payload_authorization_valid_before')
-    const data = transferWithAuthorizationData(toAuthorization(a), signature)
-    const asset = getAddress(requirements.asset)
+  async function sendAndConfirm(send: () => Promise<Hex>, to: Hex, data: Hex, done: (logs: readonly Log[]) => boolean, failedReason: string, out: Outcome): Promise<SettleResponse> {
     let hash: Hex
     try {
-      hash = await batcher.submit(asset, data, hooks?.onTxHash)
+      hash = await send()
     } catch (err) {
       if (isTransportFailure(err)) throw err
       const msg = (err as Error).message
-      return fail(refineReason('invalid_exact_evm_transaction_failed', msg), '', msg)
+      return out.fail(refineReason(failedReason, msg), '', msg)
     }
     let receipt
     try {
       receipt = await signer.waitForTransactionReceipt({ hash, timeout: 60_000 })
     } catch (err) {
-      return fail('settlement_pending', hash, (err as Error).message)
+      return out.fail('settlement_pending', hash, (err as Error).message)
     }
-    if (receipt.status === 'success' && authorizationSettled(receipt.logs ?? [], requirements.asset, a)) return { success: true, transaction: hash, network, payer: a.from }
-    // reverted, or its call failed inside a batch: ask the chain why; if it would pass now, try again later
-    const why = await simulate(asset, data).then(() => undefined, (err: Error) => err.message)
-    if (why === undefined) return fail('unexpected_settle_error', hash, 'the settlement transaction did not use the authorization')
-    return fail(refineReason('invalid_exact_evm_transaction_failed', why), hash, why)
+    if (receipt.status === 'success' && done(receipt.logs ?? [])) return out.ok(hash)
+    const why = await simulate(to, data).then(() => undefined, (err: Error) => err.message)
+    if (why === undefined) return out.fail('unexpected_settle_error', hash, 'the settlement transaction did not make the transfer')
+    return out.fail(refineReason(failedReason, why), hash, why)
+  }
+
+  /**
+   * Settle an EIP-3009 payment the gate has just verified and locked in the ledger: its transferWithAuthorization
+   * goes out alone or batched with others (Multicall3), then the receipt must show its AuthorizationUsed and
+   * Transfer events. The SDK's settle would re-verify the signature first; the token contract checks it anyway.
+   */
+  async function settleEip3009(payload: PaymentPayload, requirements: PaymentRequirements, hooks?: SettleHooks): Promise<SettleResponse> {
+    const { authorization: a, signature } = payload.payload as { authorization: { from: Hex; to: Hex; value: string; validAfter: string; validBefore: string; nonce: Hex }; signature: Hex }
+    const network = requirements.network
+    const out: Outcome = {
+      fail(errorReason, transaction = '', errorMessage) {
+        known.delete(payerKey(requirements.asset, a.from))
+        return { success: false, errorReason, transaction, network, payer: a.from, ...(errorMessage ? { errorMessage } : {}) }
+      },
+      ok: (transaction) => ({ success: true, transaction, network, payer: a.from }),
+    }
+    if (BigInt(a.validBefore) <= BigInt(Math.floor(Date.now() / 1000) + 3)) return out.fail('invalid_exact_evm_payload_authorization_valid_before')
+    const data = transferWithAuthorizationData(toAuthorization(a), signature)
+    const asset = getAddress(requirements.asset)
+    return sendAndConfirm(() => batcher.submit(asset, data, hooks?.onTxHash), asset, data,
+      (logs) => authorizationSettled(logs, asset, a), 'invalid_exact_evm_transaction_failed', out)
+  }
+
+  /**
+   * Settle a plain upto (Permit2) payment verified at request time for the amount used: the upto proxy's settle,
+   * sent from the settlement key (the proxy takes it only from the witness facilitator, so never batched), its hash
+   * persisted before the broadcast, then the receipt must show the Transfer. The SDK's settle would simulate again
+   * first; the proxy and Permit2 check everything on chain anyway.
+   */
+  async function settleUpto(payload: PaymentPayload, requirements: PaymentRequirements, hooks?: SettleHooks): Promise<SettleResponse> {
+    const a = parsePermit2Authorization(payload.payload)!
+    const signature = (payload.payload as { signature: Hex }).signature
+    const network = requirements.network
+    const amount = BigInt(requirements.amount)
+    const out: Outcome = {
+      fail: (errorReason, transaction = '', errorMessage) => ({ success: false, errorReason, transaction, network, payer: a.from, ...(errorMessage ? { errorMessage } : {}) }),
+      ok: (transaction) => ({ success: true, transaction, network, payer: a.from, amount: amount.toString() }),
+    }
+    if (amount > BigInt(a.permitted.amount)) return out.fail('invalid_upto_evm_payload_settlement_exceeds_amount')
+    if (BigInt(a.deadline) <= BigInt(Math.floor(Date.now() / 1000) + 3)) return out.fail('permit2_deadline_expired')
+    const data = encodeFunctionData({
+      abi: x402UptoPermit2ProxyABI, functionName: 'settle',
+      args: [{ permitted: { token: getAddress(a.permitted.token), amount: BigInt(a.permitted.amount) }, nonce: BigInt(a.nonce), deadline: BigInt(a.deadline) },
+        amount, getAddress(a.from), { to: getAddress(a.witness.to), facilitator: getAddress(a.witness.facilitator), validAfter: BigInt(a.witness.validAfter) }, signature],
+    })
+    const proxy = x402UptoPermit2ProxyAddress as Hex
+    return sendAndConfirm(() => signer.broadcast(proxy, data, undefined, hooks?.onTxHash), proxy, data,
+      (logs) => transferred(logs, a.permitted.token, a.from, a.witness.to, amount), 'invalid_upto_evm_transaction_failed', out)
   }
 
   /** eth_call of a transaction from the settlement key: resolves when it would succeed, throws why it would revert. */
@@ -126,48 +166,6 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
       if (err instanceof RpcError) throw new Error(`execution reverted: ${err.message}`, { cause: err })
       throw err
     }
-  }
-
-  /**
-   * Settle a plain upto (Permit2) payment verified at request time for the amount used: the upto proxy's settle,
-   * sent from the settlement key (the proxy takes it only from the witness facilitator, so never batched), its hash
-   * persisted before the broadcast like EIP-3009 settlements, then the receipt must show the Transfer. The SDK's
-   * settle would simulate again first; the proxy and Permit2 check everything on chain anyway.
-   */
-  async function settleUpto(payload: PaymentPayload, requirements: PaymentRequirements, hooks?: SettleHooks): Promise<SettleResponse> {
-    const a = parsePermit2Authorization(payload.payload)!
-    const signature = (payload.payload as { signature: Hex }).signature
-    const network = requirements.network
-    const amount = BigInt(requirements.amount)
-    const fail = (errorReason: string, transaction = '', errorMessage?: string): SettleResponse =>
-      ({ success: false, errorReason, transaction, network, payer: a.from, ...(errorMessage ? { errorMessage } : {}) })
-    if (amount > BigInt(a.permitted.amount)) return fail('invalid_upto_evm_payload_settlement_exceeds_amount')
-    if (BigInt(a.deadline) <= BigInt(Math.floor(Date.now() / 1000) + 3)) return fail('permit2_deadline_expired')
-    const data = encodeFunctionData({
-      abi: x402UptoPermit2ProxyABI, functionName: 'settle',
-      args: [{ permitted: { token: getAddress(a.permitted.token), amount: BigInt(a.permitted.amount) }, nonce: BigInt(a.nonce), deadline: BigInt(a.deadline) },
-        amount, getAddress(a.from), { to: getAddress(a.witness.to), facilitator: getAddress(a.witness.facilitator), validAfter: BigInt(a.witness.validAfter) }, signature],
-    })
-    const proxy = x402UptoPermit2ProxyAddress as Hex
-    let hash: Hex
-    try {
-      hash = await signer.broadcast(proxy, data, undefined, hooks?.onTxHash)
-    } catch (err) {
-      if (isTransportFailure(err)) throw err
-      const msg = (err as Error).message
-      return fail(refineReason('invalid_upto_evm_transaction_failed', msg), '', msg)
-    }
-    let receipt
-    try {
-      receipt = await signer.waitForTransactionReceipt({ hash, timeout: 60_000 })
-    } catch (err) {
-      return fail('settlement_pending', hash, (err as Error).message)
-    }
-    if (receipt.status === 'success' && transferred(receipt.logs ?? [], a.permitted.token, a.from, a.witness.to, amount)) {
-      return { success: true, transaction: hash, network, payer: a.from, amount: amount.toString() }
-    }
-    const why = await simulate(proxy, data).then(() => undefined, (err: Error) => err.message)
-    return fail(refineReason('invalid_upto_evm_transaction_failed', why ?? 'the settlement transaction did not transfer'), hash, why)
   }
 
   const isPlainUpto = (payload: PaymentPayload, requirements: PaymentRequirements) => requirements.scheme === 'upto'
