@@ -1,6 +1,6 @@
 // Minimal typing for the parts of autocannon's programmatic API the benchmarks use (autocannon ships no types).
 declare module 'autocannon' {
-  type Request = { setupRequest?: (req: Record<string, unknown>) => Record<string, unknown> }
+  type Request = { setupRequest?: (req: Record<string, unknown>) => Record<string, unknown>; onResponse?: (status: number, body: string) => void }
   type Options = {
     url: string; connections?: number; duration?: number; amount?: number; timeout?: number; pipelining?: number; workers?: number
     headers?: Record<string, string>; requests?: Request[]
