@@ -8,7 +8,7 @@
  * readOfferFile, so a problem is reported with the same file, line and message as everywhere else.
  */
 import { readdirSync, readFileSync, statSync, type Stats } from 'node:fs'
-import { join, relative } from 'node:path'
+import { join, relative, sep } from 'node:path'
 import { CORE_SCHEMA, load } from 'js-yaml'
 import { NAME_PATTERN, ServiceOffer } from '../offer/schema.ts'
 import type { HomePaths } from './home.ts'
@@ -90,9 +90,17 @@ export function readOfferFileFast(paths: HomePaths, namespace: string, name: str
   if (!res.success || res.data.metadata.name !== name || res.data.metadata.namespace !== namespace) return readOfferFile(paths, namespace, name, abs)
   shareStrings(res.data, strings)
   return {
-    key: `${namespace}/${name}`, namespace, name, path: abs, file: relative(paths.root, abs), mtimeMs,
+    key: `${namespace}/${name}`, namespace, name, path: abs, file: `${offersRelative(paths)}${sep}${namespace}${sep}${name}.yaml`, mtimeMs,
     generation: specGeneration(res.data.spec), offer: res.data,
   }
+}
+
+/** VEND_HOME/offers relative to VEND_HOME ("offers"), computed once per home: path.relative costs per file. */
+const offersRelatives = new WeakMap<HomePaths, string>()
+function offersRelative(paths: HomePaths): string {
+  let r = offersRelatives.get(paths)
+  if (r === undefined) offersRelatives.set(paths, r = relative(paths.root, paths.offersDir))
+  return r
 }
 
 /** V8 makes substrings of at least 13 characters views into their parent string; shorter ones are copies. */
