@@ -17,7 +17,7 @@ import { createRpcClient, RpcError, RpcUnavailableError } from '../chain/rpc.ts'
 import { createSettlementSigner } from '../chain/settlementSigner.ts'
 import { authorizationDigestBytes, signedBy, transferWithAuthorizationData, uptoPermitDigest, type Authorization } from '../chain/signatures.ts'
 import { refineReason } from '../reasons.ts'
-import { parsePermit2Authorization } from '../upto.ts'
+import { parsePermit2Authorization, type Permit2Authorization } from '../upto.ts'
 import { FacilitatorUnavailableError, type Facilitator, type SettleHooks, type Verdict, type VerifyOptions } from './types.ts'
 
 export type LocalFacilitatorOptions = {
@@ -48,6 +48,15 @@ export type LocalFacilitator = Facilitator & {
   settlerAddress: string
   /** What it would answer on GET /supported if served over HTTP (the SDK facilitator's kinds and signers). */
   supported(): SupportedResponse
+}
+
+/** The upto proxy's settle calldata: settle `amount` of a signed Permit2 authorisation. */
+function uptoSettleData(a: Permit2Authorization, amount: bigint, signature: Hex): Hex {
+  return encodeFunctionData({
+    abi: x402UptoPermit2ProxyABI, functionName: 'settle',
+    args: [{ permitted: { token: getAddress(a.permitted.token), amount: BigInt(a.permitted.amount) }, nonce: BigInt(a.nonce), deadline: BigInt(a.deadline) },
+      amount, getAddress(a.from), { to: getAddress(a.witness.to), facilitator: getAddress(a.witness.facilitator), validAfter: BigInt(a.witness.validAfter) }, signature],
+  })
 }
 
 /** How long a repeat payer's known balance stands in for the simulation. */
@@ -148,11 +157,7 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
     }
     if (amount > BigInt(a.permitted.amount)) return out.fail('invalid_upto_evm_payload_settlement_exceeds_amount')
     if (BigInt(a.deadline) <= BigInt(Math.floor(Date.now() / 1000) + 3)) return out.fail('permit2_deadline_expired')
-    const data = encodeFunctionData({
-      abi: x402UptoPermit2ProxyABI, functionName: 'settle',
-      args: [{ permitted: { token: getAddress(a.permitted.token), amount: BigInt(a.permitted.amount) }, nonce: BigInt(a.nonce), deadline: BigInt(a.deadline) },
-        amount, getAddress(a.from), { to: getAddress(a.witness.to), facilitator: getAddress(a.witness.facilitator), validAfter: BigInt(a.witness.validAfter) }, signature],
-    })
+    const data = uptoSettleData(a, amount, signature)
     const proxy = x402UptoPermit2ProxyAddress as Hex
     return sendAndConfirm(() => signer.broadcast(proxy, data, undefined, hooks?.onTxHash), proxy, data,
       (logs) => transferred(logs, a.permitted.token, a.from, a.witness.to, amount), 'invalid_upto_evm_transaction_failed', out)
@@ -245,10 +250,10 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
    * getCode, then the same settle simulation through the upto proxy. Anything else goes to the SDK's verify.
    */
   async function fastVerifyUpto(payload: PaymentPayload, requirements: PaymentRequirements): Promise<VerifyResponse | undefined> {
-    const a = parsePermit2Authorization(payload.payload)
-    const signature = (payload.payload as { signature?: string }).signature
-    if (!a || typeof signature !== 'string' || signature.length !== 132 || (payload.extensions && Object.keys(payload.extensions).length)) return undefined
-    if (payload.accepted?.scheme !== 'upto' || requirements.scheme !== 'upto' || payload.accepted.network !== requirements.network || requirements.network !== caip2) return undefined
+    if (!isPlainUpto(payload, requirements)) return undefined
+    const a = parsePermit2Authorization(payload.payload)!
+    const signature = (payload.payload as { signature: Hex }).signature
+    if (payload.accepted?.scheme !== 'upto' || payload.accepted.network !== requirements.network || requirements.network !== caip2) return undefined
     const now = BigInt(Math.floor(Date.now() / 1000))
     const eq = (x: string, y: string) => x.toLowerCase() === y.toLowerCase()
     if (!eq(a.spender, x402UptoPermit2ProxyAddress) || !eq(a.witness.to, requirements.payTo) || !eq(a.witness.facilitator, signer.address)
@@ -260,14 +265,10 @@ export function createLocalFacilitator(opts: LocalFacilitatorOptions): LocalFaci
         deadline: BigInt(a.deadline), witness: { to: a.witness.to as Hex, facilitator: a.witness.facilitator as Hex, validAfter: BigInt(a.witness.validAfter) },
       }
       const digest = uptoPermitDigest(opts.chainId, PERMIT2_ADDRESS, message)
-      if (!signedBy(digest, signature as Hex, a.from, true)) return undefined
+      if (!signedBy(digest, signature, a.from, true)) return undefined
       const [assetCode, payerCode] = await Promise.all([signer.getCode({ address: requirements.asset as Hex }), signer.getCode({ address: a.from as Hex })])
       if (!assetCode || assetCode === '0x' || (payerCode && payerCode !== '0x')) return undefined
-      const data = encodeFunctionData({
-        abi: x402UptoPermit2ProxyABI, functionName: 'settle',
-        args: [{ permitted: message.permitted, nonce: message.nonce, deadline: message.deadline }, message.permitted.amount, a.from as Hex, message.witness, signature as Hex],
-      })
-      await simulate(x402UptoPermit2ProxyAddress as Hex, data)
+      await simulate(x402UptoPermit2ProxyAddress as Hex, uptoSettleData(a, message.permitted.amount, signature))
       return { isValid: true, payer: a.from }
     } catch (err) {
       if (isTransportFailure(err)) throw err
