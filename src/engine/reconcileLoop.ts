@@ -16,7 +16,7 @@ import { reconcile } from '../reconciler/reconcile.ts'
 import type { CatalogEntry, DesiredOffer, OfferStatus, RouteEntry } from '../reconciler/types.ts'
 import type { Db } from '../state/db.ts'
 import type { HomePaths } from '../state/home.ts'
-import { createOfferScanner } from '../state/offerScanner.ts'
+import { createOfferScanner, type OfferScan } from '../state/offerScanner.ts'
 import type { OfferFileRecord } from '../state/offerStore.ts'
 import { createStatusStore, type StatusStore } from '../state/statusStore.ts'
 import type { DaemonIdentity } from './identity.ts'
@@ -58,6 +58,7 @@ export function createReconcileLoop({ paths, db, logger, gateway, payments, iden
   let lastInputs = ''
   let ready = false
   let closed = false
+  let scanned = false
   let watcher: OfferWatcher | undefined
   let resync: NodeJS.Timeout | undefined
   let boundary: NodeJS.Timeout | undefined
@@ -66,7 +67,9 @@ export function createReconcileLoop({ paths, db, logger, gateway, payments, iden
   const runner = createSerialRunner<PassOptions>(async (o) => {
     if (closed) return
     try {
-      scan()
+      // the first scan of a large home parses in two threads; later ones read only what changed
+      applyScan(scanned ? scanner.scan() : await scanner.scanFirst())
+      scanned = true
       // Explicit passes (POST /reconcile) wait for the probes of new offers (each is capped at 2 s). The first
       // pass gives the initial probes a moment, so healthy offers serve at once; a slow upstream does not hold it.
       if (o.awaitProbes) await observers.settled()
@@ -79,8 +82,7 @@ export function createReconcileLoop({ paths, db, logger, gateway, payments, iden
   }, (a, b) => ({ awaitProbes: a.awaitProbes || b.awaitProbes }))
   const trigger = (): void => { runner.run({ awaitProbes: false }).catch(() => { /* logged by the pass */ }) }
 
-  function scan(): void {
-    const scan = scanner.scan()
+  function applyScan(scan: OfferScan): void {
     records = scan.records
     if (!scan.changed.size && !scan.removed.length) return
     scanVersion++

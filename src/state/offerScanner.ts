@@ -9,6 +9,7 @@
  */
 import { readdirSync, readFileSync, statSync, type Stats } from 'node:fs'
 import { join, relative, sep } from 'node:path'
+import { Worker } from 'node:worker_threads'
 import { CORE_SCHEMA, load } from 'js-yaml'
 import { NAME_PATTERN, ServiceOffer } from '../offer/schema.ts'
 import type { HomePaths } from './home.ts'
@@ -23,7 +24,20 @@ export type OfferScan = {
   removed: string[]
 }
 
-export type OfferScanner = { scan(): OfferScan }
+export type OfferScanner = {
+  scan(): OfferScan
+  /**
+   * The first scan of a large directory (nothing cached yet): the same result as scan(), with half the files
+   * stat'ed, read and parsed in a worker thread while this thread does the other half; then it validates them.
+   */
+  scanFirst(): Promise<OfferScan>
+}
+
+/** Below this many files a worker thread costs more than it saves. */
+const PARALLEL_MIN_FILES = 2000
+
+type Listed = { ns: string; name: string; abs: string }
+type Parsed = { gone: true } | { sig: string; mtimeMs: number; value?: unknown; slow?: true }
 
 const nameRe = new RegExp(NAME_PATTERN)
 /** Anchors and aliases: left to the `yaml` parser, which caps alias expansion. */
@@ -31,42 +45,95 @@ const anchorOrAlias = /(^|[\s,[{])[&*]\S/m
 
 export function createOfferScanner(paths: HomePaths): OfferScanner {
   const cache = new Map<string, { sig: string; record: OfferFileRecord }>()
+
+  function list(): Listed[] {
+    const out: Listed[] = []
+    for (const ns of listDir(paths.offersDir)) {
+      if (!nameRe.test(ns)) continue
+      const dir = join(paths.offersDir, ns)
+      for (const f of listDir(dir)) {
+        if (!f.endsWith('.yaml')) continue
+        const name = f.slice(0, -5)
+        if (nameRe.test(name)) out.push({ ns, name, abs: join(dir, f) })
+      }
+    }
+    return out
+  }
+
+  /** One file of a scan: from the cache when unchanged, else read (or taken from `parsed`, the worker's result). */
+  function visit(l: Listed, into: OfferScan, present: Set<string>, strings: Map<string, string>, parsed?: Parsed): void {
+    let sig: string
+    let mtimeMs: number
+    if (parsed) {
+      if ('gone' in parsed) return
+      ;({ sig, mtimeMs } = parsed)
+    } else {
+      let st: Stats
+      try { st = statSync(l.abs) } catch { return } // removed between readdir and stat
+      if (!st.isFile()) return
+      sig = `${st.ino}:${st.size}:${st.mtimeMs}`
+      mtimeMs = st.mtimeMs
+    }
+    let entry = cache.get(l.abs)
+    if (!entry || entry.sig !== sig) {
+      const record = !parsed ? readOfferFileFast(paths, l.ns, l.name, l.abs, mtimeMs, strings)
+        : parsed.slow ? readOfferFile(paths, l.ns, l.name, l.abs)
+          : offerRecord(paths, l.ns, l.name, l.abs, mtimeMs, parsed.value, strings)
+      entry = { sig, record }
+      cache.set(l.abs, entry)
+      into.changed.add(record.key)
+    }
+    present.add(l.abs)
+    into.records.push(entry.record)
+  }
+
+  function finish(into: OfferScan, present: Set<string>): OfferScan {
+    for (const [abs, entry] of cache) {
+      if (present.has(abs)) continue
+      cache.delete(abs)
+      into.removed.push(entry.record.key)
+    }
+    return into
+  }
+
+  const emptyScan = (): OfferScan => ({ records: [], changed: new Set(), removed: [] })
+
   return {
     scan() {
-      const records: OfferFileRecord[] = []
-      const changed = new Set<string>()
+      const into = emptyScan()
       const present = new Set<string>()
       // Per scan, so strings of deleted offers are not kept: a first scan of 10,000 offers shares all it can.
       const strings = new Map<string, string>()
-      for (const ns of listDir(paths.offersDir)) {
-        if (!nameRe.test(ns)) continue
-        const dir = join(paths.offersDir, ns)
-        for (const f of listDir(dir)) {
-          if (!f.endsWith('.yaml')) continue
-          const name = f.slice(0, -5)
-          if (!nameRe.test(name)) continue
-          const abs = join(dir, f)
-          let st: Stats
-          try { st = statSync(abs) } catch { continue } // removed between readdir and stat
-          if (!st.isFile()) continue
-          const sig = `${st.ino}:${st.size}:${st.mtimeMs}`
-          let entry = cache.get(abs)
-          if (!entry || entry.sig !== sig) {
-            entry = { sig, record: readOfferFileFast(paths, ns, name, abs, st.mtimeMs, strings) }
-            cache.set(abs, entry)
-            changed.add(entry.record.key)
-          }
-          present.add(abs)
-          records.push(entry.record)
-        }
+      for (const l of list()) visit(l, into, present, strings)
+      return finish(into, present)
+    },
+    async scanFirst() {
+      const files = list()
+      if (cache.size || files.length < PARALLEL_MIN_FILES) return this.scan()
+      const half = Math.ceil(files.length / 2)
+      const parsed: Parsed[] = []
+      const worker = new Worker(new URL('./offerParseWorker.mjs', import.meta.url), {
+        execArgv: [], workerData: { files: files.slice(half).map((l) => l.abs), anchorOrAlias: anchorOrAlias.source },
+      })
+      const done = new Promise<void>((resolve, reject) => {
+        worker.on('message', (chunk: Parsed[]) => { parsed.push(...chunk) })
+        worker.once('error', reject)
+        worker.once('exit', () => resolve())
+      })
+      const into = emptyScan()
+      const present = new Set<string>()
+      const strings = new Map<string, string>()
+      for (const l of files.slice(0, half)) visit(l, into, present, strings)
+      try {
+        await done
+      } catch {
+        // the worker failed: this thread reads the rest itself
+        for (const l of files.slice(half)) visit(l, into, present, strings)
+        return finish(into, present)
       }
-      const removed: string[] = []
-      for (const [abs, entry] of cache) {
-        if (present.has(abs)) continue
-        cache.delete(abs)
-        removed.push(entry.record.key)
-      }
-      return { records, changed, removed }
+      // a result the worker did not deliver is read here
+      files.slice(half).forEach((l, i) => visit(l, into, present, strings, parsed[i]))
+      return finish(into, present)
     },
   }
 }
@@ -86,6 +153,11 @@ export function readOfferFileFast(paths: HomePaths, namespace: string, name: str
   if (anchorOrAlias.test(text)) return readOfferFile(paths, namespace, name, abs)
   let value: unknown
   try { value = load(text, { schema: CORE_SCHEMA }) } catch { return readOfferFile(paths, namespace, name, abs) }
+  return offerRecord(paths, namespace, name, abs, mtimeMs, value, strings)
+}
+
+/** The record of a parsed offer file: validated, or through readOfferFile for the exact problem. */
+function offerRecord(paths: HomePaths, namespace: string, name: string, abs: string, mtimeMs: number, value: unknown, strings: Map<string, string>): OfferFileRecord {
   const res = ServiceOffer.safeParse(value)
   if (!res.success || res.data.metadata.name !== name || res.data.metadata.namespace !== namespace) return readOfferFile(paths, namespace, name, abs)
   shareStrings(res.data, strings)
