@@ -18,7 +18,8 @@ import { findChain } from '../offer/networks.ts'
 import { createSqliteLedger } from '../payments/ledger/sqliteLedger.ts'
 import { openDatabase } from '../state/db.ts'
 import { createBudgetBook } from './budget.ts'
-import { callPurchase, chargedAmount, ledgerOffer } from './payPurchase.ts'
+import { callPurchase, ledgerOffer } from './payPurchase.ts'
+import { chargedAmount } from '../payments/upto.ts'
 import { PURCHASE_KIND, type Purchase } from './purchaseSchema.ts'
 
 const BUYER = privateKeyToAccount('0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d')

@@ -14,18 +14,13 @@
  */
 import { decodePaymentRequiredHeader, decodePaymentResponseHeader } from '@x402/core/http'
 import type { PaymentRequirements } from '@x402/core/types'
-import { ExactEvmScheme } from '@x402/evm/exact/client'
-import { ExactEvmSchemeV1 } from '@x402/evm/exact/v1/client'
-import { toClientEvmSigner } from '@x402/evm'
-import { UptoEvmScheme } from '@x402/evm/upto/client'
-import { NETWORKS } from '@x402/evm/v1'
-import { wrapFetchWithPayment, x402Client } from '@x402/fetch'
-import { createPublicClient, http, type LocalAccount } from 'viem'
+import { wrapFetchWithPayment } from '@x402/fetch'
+import type { LocalAccount } from 'viem'
 import { findChain } from '../offer/networks.ts'
 import { formatAtomic, toAtomic } from '../offer/price.ts'
-import { permit2Key, preparePermit2 } from '../payments/buyer.ts'
+import { payingClient } from '../payments/buyer.ts'
 import type { Ledger } from '../payments/ledger/types.ts'
-import { parsePermit2Authorization, UPTO_PROXY_ADDRESS } from '../payments/upto.ts'
+import { chargedAmount, parsePermit2Authorization, UPTO_PROXY_ADDRESS } from '../payments/upto.ts'
 import type { BudgetBook, BudgetLimits, BudgetRefusal, Reservation } from './budget.ts'
 import { perTokenBound, type PerTokenBound } from './perTokenBound.ts'
 import { priceUnit, type Purchase } from './purchaseSchema.ts'
@@ -92,10 +87,10 @@ export function requestBound(p: Purchase, call: Pick<PurchaseCall, 'url' | 'body
 }
 
 /** Why a seller's payment option does not fit the purchase (undefined: it fits). */
-function mismatch(p: Purchase, r: AnyRequirements, limits: ReturnType<typeof purchaseLimits>, bound: RequestBound, permit2Ready: ReadonlySet<string>): LocalRefusal | undefined {
+function mismatch(p: Purchase, r: AnyRequirements, limits: ReturnType<typeof purchaseLimits>, bound: RequestBound, uptoReady: (r: PaymentRequirements) => boolean): LocalRefusal | undefined {
   const pay = p.spec.payment
   const no = (code: string, message: string, hint: string): LocalRefusal => ({ status: 402, code, message, hint, paid: false })
-  if (r.scheme === 'upto' && !permit2Ready.has(permit2Key(r))) {
+  if (r.scheme === 'upto' && !uptoReady(r)) {
     return no('scheme_not_supported', `The seller asks for the "upto" scheme (Permit2), and the stack wallet cannot pay it on ${r.network}: no RPC URL is known for the chain, Permit2 is not approved for ${r.asset}, or the wallet has no ETH to approve it; nothing was paid.`, 'Fund the stack wallet with ETH for one approval, or ask the seller for an exact payment option.')
   }
   if (r.scheme !== 'exact' && r.scheme !== 'upto') return no('scheme_not_supported', `The seller asks for the "${r.scheme}" scheme; this buyer pays "exact" and "upto" only, so nothing was paid.`, 'Ask the seller for an exact payment option.')
@@ -177,17 +172,6 @@ function signedAuthorization(p: Purchase, scheme: string, payload: unknown, rese
   return { payer: auth.from, nonce: auth.nonce, validBefore: Number(auth.validBefore) }
 }
 
-/**
- * What a receipt says was charged: an upto receipt's `amount` (at most the authorised maximum); the maximum for
- * exact, and for an upto receipt without a readable amount (fail safe: the budget never counts less than may
- * have left the wallet).
- */
-export function chargedAmount(scheme: string, receiptAmount: unknown, max: bigint): bigint {
-  if (scheme !== 'upto' || typeof receiptAmount !== 'string' || !/^\d{1,78}$/.test(receiptAmount)) return max
-  const charged = BigInt(receiptAmount)
-  return charged <= max ? charged : max
-}
-
 export async function callPurchase(p: Purchase, call: PurchaseCall, deps: BuyerDeps): Promise<CallResult> {
   const { ledger, book, account, rpcUrl } = deps
   const key = ledgerOffer(p.metadata.name)
@@ -200,35 +184,13 @@ export async function callPurchase(p: Purchase, call: PurchaseCall, deps: BuyerD
   let reservation: Reservation | undefined
   let rowId: number | undefined
   let scheme = 'exact'
-  // Token keys whose Permit2 allowance is ready (upto payable), found when the seller's first 402 arrives: the
-  // client's policies are synchronous. Without an RPC URL for the chain nothing is ready: the exact fallback is paid.
-  let permit2Ready: ReadonlySet<string> = new Set()
-  const base = deps.fetch ?? fetch
-  let prepared = false
-  const fetchPreparingPermit2: typeof fetch = rpcUrl === undefined ? base : async (input, init) => {
-    const res = await base(input, init)
-    const header = !prepared && res.status === 402 ? res.headers.get('payment-required') : null
-    if (header) {
-      prepared = true
-      try {
-        // only the purchase's own token on its own network is ever approved for Permit2
-        const upto = decodePaymentRequiredHeader(header).accepts.filter((a) => a.scheme === 'upto'
-          && caip2Of(a.network) === pay.network && a.asset.toLowerCase() === pay.asset.toLowerCase())
-        permit2Ready = await preparePermit2(account, rpcUrl, upto)
-      } catch {
-        permit2Ready = new Set() // the chain did not answer or the approval failed: the exact fallback is paid
-      }
-    }
-    return res
-  }
-  const signer = toClientEvmSigner(account, rpcUrl === undefined ? undefined : createPublicClient({ transport: http(rpcUrl, { retryCount: 0 }) }))
-  const client = new x402Client()
-    .register('eip155:*', new UptoEvmScheme(signer))
-    .register('eip155:*', new ExactEvmScheme(account))
-    .setSpendControls(false)
+  // only the purchase's own token on its own network is ever approved for Permit2
+  const { client, fetch: preparing, uptoReady } = payingClient(account, rpcUrl, deps.fetch,
+    (a) => a.scheme === 'upto' && caip2Of(a.network) === pay.network && a.asset.toLowerCase() === pay.asset.toLowerCase())
+  client
     .registerPolicy((_v, reqs) => {
       const fit = reqs.filter((r) => {
-        const why = mismatch(p, r as AnyRequirements, limits, bound, permit2Ready)
+        const why = mismatch(p, r as AnyRequirements, limits, bound, uptoReady)
         if (why && (!refusal || OVERRIDING.has(why.code))) refusal = why
         return !why
       })
@@ -258,9 +220,8 @@ export async function callPurchase(p: Purchase, call: PurchaseCall, deps: BuyerD
       if (!rec.ok) throw new Error('the signed authorization is already in the ledger')
       rowId = rec.id
     })
-  for (const n of NETWORKS) client.registerV1(n, new ExactEvmSchemeV1(account))
 
-  const payFetch = wrapFetchWithPayment(fetchPreparingPermit2, client)
+  const payFetch = wrapFetchWithPayment(preparing, client)
   let res: Response
   try {
     res = await payFetch(call.url, {

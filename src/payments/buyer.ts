@@ -17,6 +17,7 @@ import { createPublicClient, createWalletClient, defineChain, erc20Abi, http, ty
 import { BaseError } from '../errors/base.ts'
 import { findChain } from '../offer/networks.ts'
 import { formatAtomic, toAtomic } from '../offer/price.ts'
+import { chargedAmount } from './upto.ts'
 
 export type PayRequest = {
   url: string
@@ -57,7 +58,7 @@ export function assetDecimals(network: string, asset: string): number {
 }
 
 /** The key preparePermit2 returns for a requirement whose token Permit2 may move. */
-export const permit2Key = (r: PaymentRequirements): string => `${r.network}|${r.asset.toLowerCase()}`
+const permit2Key = (r: PaymentRequirements): string => `${r.network}|${r.asset.toLowerCase()}`
 
 /** Approvals in flight, by chain|owner|token: concurrent payments (the daemon's buyer) send one approval, not one each. */
 const approving = new Map<string, Promise<unknown>>()
@@ -65,10 +66,9 @@ const approving = new Map<string, Promise<unknown>>()
 /**
  * Make Permit2 able to move each `upto` requirement's token for the payer on the chain at `rpcUrl`: an allowance
  * of at least the amount is kept, else the maximum is approved when the payer has ETH for gas. Returns the
- * `network|asset` keys that are ready (see permit2Key); the others are left to the exact fallback. Shared by
- * `vend pay` (payRequest) and the daemon's buyer endpoints (src/buyer/payPurchase.ts).
+ * `network|asset` keys that are ready (see permit2Key); the others are left to the exact fallback.
  */
-export async function preparePermit2(account: LocalAccount, rpcUrl: string, accepts: readonly PaymentRequirements[]): Promise<Set<string>> {
+async function preparePermit2(account: LocalAccount, rpcUrl: string, accepts: readonly PaymentRequirements[]): Promise<Set<string>> {
   const ready = new Set<string>()
   const upto = accepts.filter((a) => a.scheme === 'upto')
   if (upto.length === 0) return ready
@@ -96,24 +96,42 @@ export async function preparePermit2(account: LocalAccount, rpcUrl: string, acce
   return ready
 }
 
+/**
+ * An x402 client paying from `account`: `upto` (Permit2) and `exact` on v2, `exact` on v1. Its fetch sees the
+ * seller's first 402 before the client's (synchronous) policies choose, and prepares Permit2 for the upto options
+ * `approvable` allows (allowance check, one approval when needed; needs `rpcUrl`). `uptoReady` then says whether
+ * an upto requirement can be paid; when the chain cannot be reached or the approval fails, none can and the exact
+ * fallback is paid. Callers add their own policies and hooks, then pay with `wrapFetchWithPayment(fetch, client)`.
+ * Shared by `vend pay` (payRequest) and the daemon's buyer endpoints (src/buyer/payPurchase.ts).
+ */
+export function payingClient(account: LocalAccount, rpcUrl: string | undefined, base: typeof fetch = fetch, approvable: (r: PaymentRequirements) => boolean = () => true) {
+  let ready: ReadonlySet<string> = new Set()
+  let prepared = false
+  const fetchPreparingPermit2: typeof fetch = rpcUrl === undefined ? base : async (input, init) => {
+    const res = await base(input, init)
+    const header = !prepared && res.status === 402 ? res.headers.get('payment-required') : null
+    if (header) {
+      prepared = true
+      try {
+        ready = await preparePermit2(account, rpcUrl, decodePaymentRequiredHeader(header).accepts.filter(approvable))
+      } catch {
+        ready = new Set()
+      }
+    }
+    return res
+  }
+  const signer = toClientEvmSigner(account, rpcUrl === undefined ? undefined : createPublicClient({ transport: http(rpcUrl, { retryCount: 0 }) }))
+  const client = new x402Client().register('eip155:*', new UptoEvmScheme(signer)).register('eip155:*', new ExactEvmScheme(account)).setSpendControls(false)
+  for (const n of NETWORKS) client.registerV1(n, new ExactEvmSchemeV1(account))
+  return { client, fetch: fetchPreparingPermit2, uptoReady: (r: PaymentRequirements) => ready.has(permit2Key(r)) }
+}
+
 export async function payRequest(req: PayRequest): Promise<PayResult> {
   let chosen: AnyRequirements | undefined
   let refused: string | undefined
-  let permit2Ready = new Set<string>()
-  const base = req.fetch ?? fetch
-  // sees the 402 before the client picks a requirement: the policy below is synchronous
-  const fetchPreparingPermit2: typeof fetch = async (input, init) => {
-    const res = await base(input, init)
-    const header = res.status === 402 ? res.headers.get('payment-required') : null
-    if (header && req.rpcUrl) permit2Ready = await preparePermit2(req.account, req.rpcUrl, decodePaymentRequiredHeader(header).accepts)
-    return res
-  }
-  const signer = toClientEvmSigner(req.account, req.rpcUrl ? createPublicClient({ transport: http(req.rpcUrl, { retryCount: 0 }) }) : undefined)
-  const client = new x402Client()
-    .register('eip155:*', new UptoEvmScheme(signer))
-    .register('eip155:*', new ExactEvmScheme(req.account))
-    .registerPolicy((_v, reqs) => reqs.filter((r) => r.scheme !== 'upto' || permit2Ready.has(permit2Key(r))))
-    .setSpendControls(false)
+  const { client, fetch: preparing, uptoReady } = payingClient(req.account, req.rpcUrl, req.fetch)
+  client
+    .registerPolicy((_v, reqs) => reqs.filter((r) => r.scheme !== 'upto' || uptoReady(r)))
     .registerPolicy((_v, reqs) => reqs.filter((r) => {
       const a = r as AnyRequirements
       const ok = amountOf(a) <= toAtomic(req.maxAmount, assetDecimals(a.network, a.asset), '--max-amount')
@@ -121,8 +139,7 @@ export async function payRequest(req: PayRequest): Promise<PayResult> {
       return ok
     }))
     .onAfterPaymentCreation(async (ctx) => { chosen = ctx.selectedRequirements as AnyRequirements })
-  for (const n of NETWORKS) client.registerV1(n, new ExactEvmSchemeV1(req.account))
-  const pay = wrapFetchWithPayment(fetchPreparingPermit2, client)
+  const pay = wrapFetchWithPayment(preparing, client)
   let res: Response
   try {
     res = await pay(req.url, { method: req.method ?? (req.body === undefined ? 'GET' : 'POST'), headers: req.headers, ...(req.body === undefined ? {} : { body: req.body }) })
@@ -139,7 +156,7 @@ export async function payRequest(req: PayRequest): Promise<PayResult> {
     const max = amountOf(chosen).toString()
     receipt = {
       success: r.success, transaction: r.transaction, network: r.network, payer: r.payer, scheme: chosen.scheme,
-      amount: r.amount ?? max, maxAmount: max, asset: chosen.asset, decimals: assetDecimals(chosen.network, chosen.asset),
+      amount: chargedAmount(chosen.scheme, r.amount, BigInt(max)).toString(), maxAmount: max, asset: chosen.asset, decimals: assetDecimals(chosen.network, chosen.asset),
     }
   }
   return { status: res.status, headers, body: await res.text(), receipt }

@@ -8,6 +8,7 @@ import type { PaymentPayload, PaymentRequirements, SettleResponse } from '@x402/
 import { FacilitatorUnavailableError, type Facilitator } from './facilitators/types.ts'
 import type { Ledger, PaymentRecord } from './ledger/types.ts'
 import { isTransientSettleFailure, refineReason } from './reasons.ts'
+import { chargedAmount } from './upto.ts'
 
 export type PaymentsLog = {
   info(msg: string, fields?: Record<string, unknown>): void
@@ -51,7 +52,7 @@ export async function settleRow(ledger: Ledger, fac: Facilitator, row: SettleRow
   }
   if (res.success) {
     // upto settles less than authorised: the facilitator's answer says how much
-    await ledger.markSettled(row.id, res.transaction, res.amount !== undefined && /^\d+$/.test(res.amount) ? BigInt(res.amount) : row.amount)
+    await ledger.markSettled(row.id, res.transaction, chargedAmount(requirements.scheme, res.amount, row.amount))
     log.info('Settled payment', { id: row.id, offer: row.offer, tx: res.transaction })
     return { kind: 'settled', response: res }
   }

@@ -151,3 +151,13 @@ export function meteredReceipt(version: 1 | 2, settle: SettleResponse, amount: b
   } as SettleResponse
   return [version === 2 ? 'payment-response' : 'x-payment-response', encodePaymentResponseHeader(body)]
 }
+
+/**
+ * What a receipt says was charged: an upto receipt's `amount` (at most the authorised maximum); the maximum for
+ * exact, and for an upto receipt without a readable amount (fail safe: never count less than may have moved).
+ */
+export function chargedAmount(scheme: string, receiptAmount: unknown, max: bigint): bigint {
+  if (scheme !== 'upto' || typeof receiptAmount !== 'string' || !/^\d{1,78}$/.test(receiptAmount)) return max
+  const charged = BigInt(receiptAmount)
+  return charged <= max ? charged : max
+}

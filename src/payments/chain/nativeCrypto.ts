@@ -21,7 +21,7 @@ function load<T>(id: string): T | undefined {
 const nativeSecp = load<NativeSecp>('secp256k1/bindings')
 const nativeKeccak = load<NativeKeccak>('keccak/bindings')
 
-/** Whether both primitives run natively (reported by the benchmark). */
+/** Whether both primitives run natively (checked by the tests on this platform). */
 export const nativeCrypto = nativeSecp !== undefined && nativeKeccak !== undefined
 
 /** The pure-JS versions, used where no prebuild loads (exported for the tests that compare both). */
