@@ -17,7 +17,7 @@ import { routeEntry } from '../src/gateway/testKit.ts'
 import { startEmbeddedModel, type EmbeddedModel } from '../src/inference/embeddedRuntime.ts'
 import { meteredCost } from '../src/inference/metering.ts'
 import { toAtomic } from '../src/offer/price.ts'
-import { payRequest } from '../src/payments/buyer.ts'
+import { payRequest, type PayReceipt, type PayResult } from '../src/payments/buyer.ts'
 import { startTestChain, type TestChain } from '../src/payments/testChain.ts'
 import { startPaidStack, until, type PaidStack } from '../src/payments/testStack.ts'
 
@@ -84,17 +84,23 @@ async function chat(key: Hex) {
   return { result, row, advertised: BigInt(accepts[0]!.amount), usage }
 }
 
+/** The answer was served and its receipt names the ledger row's settlement transaction, paid with `scheme`. */
+function settledReceipt(result: PayResult, row: { txHash?: string | undefined }, scheme: string): PayReceipt {
+  assert.equal(result.status, 200)
+  const rc = result.receipt!
+  assert.equal(rc.success, true)
+  assert.equal(rc.scheme, scheme)
+  assert.equal(rc.transaction, row.txHash)
+  return rc
+}
+
 test('a payer with ETH approves Permit2 and pays upto: charged the usage, as the receipt says, below the maximum', async () => {
   const p = await payer(true)
   assert.equal(await permit2Allowance(p.address), 0n)
   const before = await chain.balanceOf(p.address)
   const { result, row, advertised, usage } = await chat(p.key)
   const paid = before - await chain.balanceOf(p.address)
-  assert.equal(result.status, 200)
-  const rc = result.receipt!
-  assert.equal(rc.success, true)
-  assert.equal(rc.scheme, 'upto')
-  assert.equal(rc.transaction, row.txHash)
+  const rc = settledReceipt(result, row, 'upto')
   assert.equal(BigInt(rc.amount), paid, 'the receipt amount is what left the payer on chain')
   assert.equal(paid, meteredCost(price, { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens }))
   assert.equal(BigInt(rc.maxAmount), advertised)
@@ -107,11 +113,7 @@ test('a payer without ETH cannot approve Permit2: it pays the exact fallback, th
   const before = await chain.balanceOf(p.address)
   const { result, row, advertised } = await chat(p.key)
   const paid = before - await chain.balanceOf(p.address)
-  assert.equal(result.status, 200)
-  const rc = result.receipt!
-  assert.equal(rc.success, true)
-  assert.equal(rc.scheme, 'exact')
-  assert.equal(rc.transaction, row.txHash)
+  const rc = settledReceipt(result, row, 'exact')
   assert.equal(paid, advertised)
   assert.deepEqual([BigInt(rc.amount), BigInt(rc.maxAmount)], [advertised, advertised])
   assert.equal(await permit2Allowance(p.address), 0n)

@@ -15,10 +15,15 @@ const status = (key: string, reason = 'Healthy'): OfferStatus => ({
 
 const json = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T
 
-test('statuses are written only when they change, and survive a reopen', async (t) => {
+/** A fresh state database file, removed after the test. */
+function dbFile(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'vend-status-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
-  const file = join(dir, 'vend.db')
+  return join(dir, 'vend.db')
+}
+
+test('statuses are written only when they change, and survive a reopen', async (t) => {
+  const file = dbFile(t)
   const db = openDatabase(file)
   const store = createStatusStore(db)
   const updatedAt = () => db.prepare('SELECT key, updated_at FROM offer_status ORDER BY key').all()
@@ -44,9 +49,7 @@ test('statuses are written only when they change, and survive a reopen', async (
 })
 
 test('first-seen times are kept until the offer is gone', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'vend-status-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  const file = join(dir, 'vend.db')
+  const file = dbFile(t)
   const store = createStatusStore(openDatabase(file))
   assert.equal(store.firstSeen([{ key: 'a/x', seenAt: 1000.7 }]).get('a/x'), 1000)
   assert.equal(store.firstSeen([{ key: 'a/x', seenAt: 5000 }, { key: 'b/y', seenAt: 6000 }]).get('a/x'), 1000)
@@ -58,9 +61,7 @@ test('first-seen times are kept until the offer is gone', async (t) => {
 })
 
 test('saves are written after the call, in chunks, and flush() writes the rest at once', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'vend-status-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  const db = openDatabase(join(dir, 'vend.db'))
+  const db = openDatabase(dbFile(t))
   t.after(() => db.close())
   const store = createStatusStore(db)
   const count = () => (db.prepare('SELECT count(*) AS n FROM offer_status').get() as { n: number }).n
@@ -81,9 +82,7 @@ test('saves are written after the call, in chunks, and flush() writes the rest a
 })
 
 test('a crash before the writes loses only what the next start recomputes the same', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'vend-status-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  const file = join(dir, 'vend.db')
+  const file = dbFile(t)
   const first = createStatusStore(openDatabase(file))
   first.firstSeen([{ key: 'a/x', seenAt: 1000 }])
   first.save(new Map([['a/x', status('a/x')]]), '2026-01-01T00:00:01.000Z')
@@ -100,9 +99,7 @@ test('a crash before the writes loses only what the next start recomputes the sa
 })
 
 test('an offer deleted and re-created before the writes ends up as the latest pass left it', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'vend-status-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  const file = join(dir, 'vend.db')
+  const file = dbFile(t)
   const store = createStatusStore(openDatabase(file))
   store.firstSeen([{ key: 'a/x', seenAt: 1000 }])
   store.save(new Map([['a/x', status('a/x')]]), '2026-01-01T00:00:01.000Z')
